@@ -1,0 +1,3 @@
+"""fastnn: neural networks from scratch, fast."""
+
+__version__ = "0.1.0"

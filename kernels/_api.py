@@ -1,0 +1,208 @@
+"""The public kernel functions: check arguments, then run on the arrays' target.
+
+Shapes use letters: B batch rows, I input features, O output features,
+C classes. Every function writes into caller-provided buffers and returns None,
+except the losses, which return the batch-mean loss as a Python float.
+Arrays must be C-contiguous and share one dtype (float32 or float64); labels
+are int32 or int64. NumPy arrays run on the CPU; CUDA device arrays
+(``__cuda_array_interface__``: Numba, CuPy, PyTorch) run on the GPU.
+"""
+
+from ._checks import (
+    LABEL_DTYPES,
+    check_array,
+    check_no_overlap,
+    check_not_empty,
+    check_scalar,
+    check_step,
+)
+from ._targets import target_for
+from .cpu.activations import ACTIVATION_CODES
+
+#: Names accepted by ``activation=`` and ``activation_forward/backward``.
+ACTIVATIONS = tuple(ACTIVATION_CODES)
+
+
+def _check_activation(activation, negative_slope):
+    if activation not in ACTIVATION_CODES:
+        raise ValueError(
+            f"activation: unknown {activation!r}; expected one of {ACTIVATIONS}"
+        )
+    check_scalar("negative_slope", negative_slope, low=0)
+
+
+def dense_forward(x, w, b, out, activation="identity", negative_slope=0.01):
+    """Dense layer forward: ``out = act(x @ w + b)``, written into ``out``.
+
+    x (B, I), w (I, O), b (O,) or None, out (B, O). ``negative_slope`` is
+    leaky_relu's slope for negative inputs (>= 0, so the derivative can be
+    read off the output in ``dense_backward``).
+    """
+    (batch, n_in), dtype = check_array("x", x, ndim=2)
+    check_not_empty("x", (batch, n_in))
+    (_, n_out), _ = check_array("w", w, ndim=2, dtype=dtype, shape=(n_in, None))
+    check_not_empty("w", (n_in, n_out))
+    if b is not None:
+        check_array("b", b, dtype=dtype, shape=(n_out,))
+    check_array("out", out, dtype=dtype, shape=(batch, n_out))
+    check_no_overlap("out", out, ("x", x), ("w", w), ("b", b))
+    _check_activation(activation, negative_slope)
+    target = target_for([("x", x), ("w", w), ("b", b), ("out", out)])
+    target.dense_forward(x, w, b, out, activation, negative_slope)
+
+
+def dense_backward(
+    x, w, out, dout, dx, dw, db, activation="identity", negative_slope=0.01
+):
+    """Dense layer backward from the forward's input ``x`` and output ``out``.
+
+    x (B, I), w (I, O), out (B, O) the post-activation output, dout (B, O) =
+    dL/dout. Writes dx (B, I) = dL/dx (skipped when ``dx is None``, e.g. for a
+    first layer), dw (I, O) = dL/dw and db (O,) = dL/db (skipped when None).
+    The activation derivative is taken from ``out``. **``dout`` is
+    overwritten** with dL/d(pre-activation).
+    """
+    (batch, n_in), dtype = check_array("x", x, ndim=2)
+    check_not_empty("x", (batch, n_in))
+    (_, n_out), _ = check_array("w", w, ndim=2, dtype=dtype, shape=(n_in, None))
+    check_not_empty("w", (n_in, n_out))
+    check_array("out", out, dtype=dtype, shape=(batch, n_out))
+    check_array("dout", dout, dtype=dtype, shape=(batch, n_out))
+    if dx is not None:
+        check_array("dx", dx, dtype=dtype, shape=(batch, n_in))
+        check_no_overlap("dx", dx, ("dout", dout), ("w", w))
+    check_array("dw", dw, dtype=dtype, shape=(n_in, n_out))
+    check_no_overlap("dw", dw, ("x", x), ("dout", dout))
+    if db is not None:
+        check_array("db", db, dtype=dtype, shape=(n_out,))
+    _check_activation(activation, negative_slope)
+    target = target_for(
+        [("x", x), ("w", w), ("out", out), ("dout", dout), ("dx", dx),
+         ("dw", dw), ("db", db)]
+    )
+    target.dense_backward(x, w, out, dout, dx, dw, db, activation, negative_slope)
+
+
+def _check_same(names_arrays, ndim=None):
+    first_name, first = names_arrays[0]
+    shape, dtype = check_array(first_name, first, ndim=ndim)
+    check_not_empty(first_name, shape)
+    for name, a in names_arrays[1:]:
+        if a is not None:
+            check_array(name, a, dtype=dtype, shape=shape)
+    return shape, dtype
+
+
+def activation_forward(name, x, out, negative_slope=0.01):
+    """Elementwise ``out = act(x)`` for ``name`` in ACTIVATIONS; any shape."""
+    _check_activation(name, negative_slope)
+    _check_same([("x", x), ("out", out)])
+    target_for([("x", x), ("out", out)]).activation_forward(
+        name, x, out, negative_slope
+    )
+
+
+def activation_backward(name, out, dout, dx, negative_slope=0.01):
+    """Elementwise ``dx = dout * act'(z)``, the derivative read from ``out = act(z)``."""
+    _check_activation(name, negative_slope)
+    _check_same([("out", out), ("dout", dout), ("dx", dx)])
+    target_for([("out", out), ("dout", dout), ("dx", dx)]).activation_backward(
+        name, out, dout, dx, negative_slope
+    )
+
+
+def softmax(x, out):
+    """Row-wise softmax of x (B, C) into out (B, C); stable for any finite x."""
+    _check_same([("x", x), ("out", out)], ndim=2)
+    target_for([("x", x), ("out", out)]).softmax(x, out)
+
+
+def log_softmax(x, out):
+    """Row-wise log-softmax of x (B, C) into out (B, C); stable for any finite x."""
+    _check_same([("x", x), ("out", out)], ndim=2)
+    target_for([("x", x), ("out", out)]).log_softmax(x, out)
+
+
+def softmax_backward(out, dout, dx):
+    """Softmax backward: ``dx = y * (dout - sum(dout * y, axis=1))``, y = ``out``."""
+    _check_same([("out", out), ("dout", dout), ("dx", dx)], ndim=2)
+    target_for([("out", out), ("dout", dout), ("dx", dx)]).softmax_backward(
+        out, dout, dx
+    )
+
+
+def softmax_cross_entropy(logits, labels, dlogits=None):
+    """Fused softmax + cross-entropy, mean over the batch; returns the loss.
+
+    logits (B, C) float, labels (B,) int32/int64 in [0, C), dlogits (B, C) or
+    None: receives ``(softmax(logits) - onehot(labels)) / B``. One pass per
+    row; finite for logits of any finite size. A label outside [0, C) raises
+    ``ValueError``.
+    """
+    (batch, n_classes), dtype = check_array("logits", logits, ndim=2)
+    check_not_empty("logits", (batch, n_classes))
+    check_array("labels", labels, shape=(batch,), allowed=LABEL_DTYPES)
+    if dlogits is not None:
+        check_array("dlogits", dlogits, dtype=dtype, shape=(batch, n_classes))
+    target = target_for([("logits", logits), ("labels", labels), ("dlogits", dlogits)])
+    return target.softmax_cross_entropy(logits, labels, dlogits)
+
+
+def mse(pred, target, dpred=None):
+    """Mean squared error over all elements; dpred = 2 (pred - target) / n."""
+    _check_same([("pred", pred), ("target", target), ("dpred", dpred)])
+    where = target_for([("pred", pred), ("target", target), ("dpred", dpred)])
+    return where.mse(pred, target, dpred)
+
+
+def binary_cross_entropy_with_logits(logits, target, dlogits=None):
+    """Mean BCE of sigmoid(logits) against targets in [0, 1], in the stable form
+    ``max(x, 0) - x t + log(1 + exp(-|x|))``; dlogits = (sigmoid(x) - t) / n."""
+    _check_same([("logits", logits), ("target", target), ("dlogits", dlogits)])
+    where = target_for([("logits", logits), ("target", target), ("dlogits", dlogits)])
+    return where.binary_cross_entropy_with_logits(logits, target, dlogits)
+
+
+def sgd_update(param, grad, velocity, step, lr, momentum=0.0, dampening=0.0,
+               weight_decay=0.0, nesterov=False):
+    """One step of torch.optim.SGD on ``param``, in place.
+
+    param, grad, velocity: same shape and dtype (velocity, the momentum
+    buffer, may be None when momentum is 0). ``step`` counts from 1: on step 1
+    the buffer starts as the (weight-decayed) gradient itself, undampened,
+    as in torch. Semantics: https://pytorch.org/docs/stable/generated/torch.optim.SGD.html
+    """
+    _check_same([("param", param), ("grad", grad), ("velocity", velocity)])
+    check_step(step)
+    check_scalar("lr", lr, low=0)
+    check_scalar("momentum", momentum, low=0)
+    check_scalar("dampening", dampening)
+    check_scalar("weight_decay", weight_decay, low=0)
+    if momentum != 0 and velocity is None:
+        raise ValueError("velocity: a momentum buffer is required when momentum != 0")
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError("nesterov: requires momentum > 0 and dampening == 0")
+    where = target_for([("param", param), ("grad", grad), ("velocity", velocity)])
+    where.sgd_update(param, grad, velocity, step, lr, momentum, dampening,
+                     weight_decay, bool(nesterov))
+
+
+def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                weight_decay=0.0, decoupled=False):
+    """One step of torch.optim.Adam (``decoupled=True``: AdamW), in place.
+
+    param, grad, m (first moment), v (second moment): same shape and dtype.
+    ``step`` counts from 1 (bias correction). Semantics:
+    https://pytorch.org/docs/stable/generated/torch.optim.Adam.html and
+    https://pytorch.org/docs/stable/generated/torch.optim.AdamW.html
+    """
+    _check_same([("param", param), ("grad", grad), ("m", m), ("v", v)])
+    check_step(step)
+    check_scalar("lr", lr, low=0)
+    check_scalar("beta1", beta1, low=0, high=1, high_open=True)
+    check_scalar("beta2", beta2, low=0, high=1, high_open=True)
+    check_scalar("eps", eps, low=0)
+    check_scalar("weight_decay", weight_decay, low=0)
+    where = target_for([("param", param), ("grad", grad), ("m", m), ("v", v)])
+    where.adam_update(param, grad, m, v, step, lr, beta1, beta2, eps,
+                      weight_decay, bool(decoupled))

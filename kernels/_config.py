@@ -1,0 +1,36 @@
+"""Numba options for every fastnn kernel, in one place.
+
+Decorators in ``kernels/cpu`` and ``kernels/cuda`` take their flags from here and
+nowhere else, so a flag change reaches every kernel and (through
+``kernels/_cache.py``) invalidates every cached compilation at once: Numba's own
+cache key ignores ``fastmath``/``parallel``, and loading a cache compiled with
+other flags can crash.
+
+Threading: CPU kernels are serial (``PARALLEL = False``); the measurement that
+justifies it is in ``kernels/cpu/__init__.py``.
+"""
+
+import os
+
+#: Cache compiled kernels on disk so a second process does not recompile.
+#: ``FASTNN_DISABLE_CACHE=1`` turns it off (for example on a read-only system
+#: where even the temporary directory is not writable).
+CACHE = os.environ.get("FASTNN_DISABLE_CACHE", "") not in ("1", "true", "yes")
+
+#: No fastmath: exp/log in losses and activations must keep their NaN/inf
+#: behaviour, and the elementwise loops vectorise without it (measured).
+FASTMATH = False
+
+#: Serial CPU kernels; see the measurement in ``kernels/cpu/__init__.py``.
+PARALLEL = False
+
+#: CUDA launch shape for the 1-D grid-stride kernels.
+CUDA_THREADS_PER_BLOCK = 256
+
+#: Tile edge of the shared-memory CUDA GEMM (TILE x TILE threads per block).
+CUDA_GEMM_TILE = 16
+
+
+def flags_fingerprint():
+    """The flags that change generated code, as a string for cache keys."""
+    return f"fastmath={FASTMATH};parallel={PARALLEL}"

@@ -1,0 +1,34 @@
+"""Load the CUDA kernels on first use, with a clear error when impossible."""
+
+_module = None
+
+
+def unavailable_reason():
+    """Why the CUDA target cannot run here, or None when it can."""
+    try:
+        from numba import cuda
+    except ImportError as exc:  # pragma: no cover - numba is a dependency
+        return f"numba is not importable ({exc})"
+    try:
+        available = cuda.is_available()
+    except Exception as exc:  # driver problems surface as various errors
+        return f"the CUDA driver could not be loaded ({exc})"
+    if not available:
+        return (
+            "no CUDA device found (no NVIDIA driver or GPU on this machine; "
+            "install the extra with `pip install fastnn[cuda]` on a GPU machine)"
+        )
+    return None
+
+
+def load():
+    """The ``fastnn.kernels.cuda`` module, imported once."""
+    global _module
+    if _module is None:
+        reason = unavailable_reason()
+        if reason is not None:
+            raise RuntimeError(f"CUDA target unavailable: {reason}")
+        from . import cuda
+
+        _module = cuda
+    return _module

@@ -1,0 +1,180 @@
+"""Elementwise activations and row-wise softmax (CPU).
+
+Each activation is defined twice, side by side: its value, and its derivative
+written in terms of the *output* y = act(z), so a layer never has to keep the
+pre-activation z for backprop:
+
+=========== ======================== ====================================
+name        y = act(z)               dy/dz from y
+=========== ======================== ====================================
+identity    z                        1
+relu        max(z, 0)                1 if y > 0 else 0
+leaky_relu  z if z > 0 else a*z      1 if y > 0 else a   (needs a >= 0)
+sigmoid     1 / (1 + exp(-z))        y * (1 - y)
+tanh        tanh(z)                  1 - y**2
+=========== ======================== ====================================
+
+At z == 0, relu's and leaky_relu's derivatives are those of torch (0 and a).
+"""
+
+import math
+
+from .._jit import cpu_jit
+
+IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3, 4
+
+#: Activation name -> integer code used inside the kernels.
+ACTIVATION_CODES = {
+    "identity": IDENTITY,
+    "relu": RELU,
+    "leaky_relu": LEAKY_RELU,
+    "sigmoid": SIGMOID,
+    "tanh": TANH,
+}
+
+
+@cpu_jit
+def activate(z, code, slope):
+    """act(z) for one scalar; ``slope`` is leaky_relu's negative slope."""
+    if code == RELU:
+        return z if z > 0 else 0.0
+    if code == LEAKY_RELU:
+        return z if z > 0 else z * slope
+    if code == SIGMOID:
+        # Two branches so exp never overflows: exp(-|z|) <= 1.
+        if z >= 0:
+            return 1 / (1 + math.exp(-z))
+        e = math.exp(z)
+        return e / (1 + e)
+    if code == TANH:
+        return math.tanh(z)
+    return z
+
+
+@cpu_jit
+def activate_grad(y, code, slope):
+    """d act / dz for one scalar, from the output ``y = act(z)``."""
+    if code == RELU:
+        return 1.0 if y > 0 else 0.0
+    if code == LEAKY_RELU:
+        return 1.0 if y > 0 else slope
+    if code == SIGMOID:
+        return y * (1 - y)
+    if code == TANH:
+        return 1 - y * y
+    return 1.0
+
+
+@cpu_jit
+def bias_activation_inplace(out, b, code, slope):
+    """out[i, j] = act(out[i, j] + b[j]) in place; ``b`` may be None. out (B, O)."""
+    rows, cols = out.shape
+    slope = out.dtype.type(slope)
+    for i in range(rows):
+        for j in range(cols):
+            if b is None:
+                z = out[i, j]
+            else:
+                z = out[i, j] + b[j]
+            out[i, j] = activate(z, code, slope)
+
+
+@cpu_jit
+def activation_grad_inplace(out, dout, db, code, slope):
+    """dout *= act'(from out) in place, and db = column sums of the result.
+
+    One pass for both, the "fused activation backward + bias gradient" of a
+    dense layer. out, dout (B, O); db (O,) or None.
+    """
+    rows, cols = out.shape
+    slope = out.dtype.type(slope)
+    if db is not None:
+        db[:] = 0
+    for i in range(rows):
+        for j in range(cols):
+            g = dout[i, j]
+            if code != IDENTITY:
+                g = g * activate_grad(out[i, j], code, slope)
+                dout[i, j] = g
+            if db is not None:
+                db[j] += g
+
+
+@cpu_jit
+def _activation_forward(x, out, code, slope):
+    flat_x = x.reshape(x.size)
+    flat_out = out.reshape(out.size)
+    slope = out.dtype.type(slope)
+    for i in range(flat_x.size):
+        flat_out[i] = activate(flat_x[i], code, slope)
+
+
+@cpu_jit
+def _activation_backward(out, dout, dx, code, slope):
+    flat_y = out.reshape(out.size)
+    flat_dy = dout.reshape(dout.size)
+    flat_dx = dx.reshape(dx.size)
+    slope = out.dtype.type(slope)
+    for i in range(flat_y.size):
+        flat_dx[i] = flat_dy[i] * activate_grad(flat_y[i], code, slope)
+
+
+def activation_forward(name, x, out, negative_slope=0.01):
+    """out = act(x), elementwise, any shape (no argument checks)."""
+    _activation_forward(x, out, ACTIVATION_CODES[name], negative_slope)
+
+
+def activation_backward(name, out, dout, dx, negative_slope=0.01):
+    """dx = dout * act'(x), taken from the forward output ``out``."""
+    _activation_backward(out, dout, dx, ACTIVATION_CODES[name], negative_slope)
+
+
+@cpu_jit
+def _softmax_rows(x, out, log):
+    rows, cols = x.shape
+    for i in range(rows):
+        m = x[i, 0]
+        for j in range(1, cols):
+            if x[i, j] > m:
+                m = x[i, j]
+        total = 0.0  # float64 accumulator whatever the dtype
+        for j in range(cols):
+            e = math.exp(x[i, j] - m)
+            total += e
+            if not log:
+                out[i, j] = e
+        if log:
+            log_total = math.log(total)
+            for j in range(cols):
+                out[i, j] = x[i, j] - m - log_total
+        else:
+            inv = 1.0 / total
+            for j in range(cols):
+                out[i, j] = out[i, j] * inv
+
+
+def softmax(x, out):
+    """out = softmax(x) row-wise, stable (the row max is subtracted). x, out (B, C)."""
+    _softmax_rows(x, out, False)
+
+
+def log_softmax(x, out):
+    """out = log_softmax(x) row-wise, stable. x, out (B, C)."""
+    _softmax_rows(x, out, True)
+
+
+@cpu_jit
+def _softmax_backward(out, dout, dx):
+    rows, cols = out.shape
+    for i in range(rows):
+        dot = 0.0
+        for j in range(cols):
+            dot += dout[i, j] * out[i, j]
+        for j in range(cols):
+            dx[i, j] = out[i, j] * (dout[i, j] - dot)
+
+
+def softmax_backward(out, dout, dx):
+    """dx = y * (dout - sum(dout * y)) row-wise, from the softmax output ``out``."""
+    _softmax_backward(out, dout, dx)
+
