@@ -206,3 +206,36 @@ def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
     where = target_for([("param", param), ("grad", grad), ("m", m), ("v", v)])
     where.adam_update(param, grad, m, v, step, lr, beta1, beta2, eps,
                       weight_decay, bool(decoupled))
+
+
+def dropout_forward(x, u, out, p):
+    """Inverted dropout: ``out = x * (u >= p) / (1 - p)``.
+
+    u: uniform noise in [0, 1) of x's shape and dtype, drawn by the caller
+    (so dropout is reproducible from one seeded generator); 0 <= p < 1.
+    """
+    _check_same([("x", x), ("u", u), ("out", out)])
+    check_scalar("p", p, low=0, high=1, high_open=True)
+    target_for([("x", x), ("u", u), ("out", out)]).dropout_forward(x, u, out, p)
+
+
+def dropout_backward(u, dout, dx, p):
+    """Dropout backward with the forward's noise ``u``: ``dx = dout * (u >= p) / (1 - p)``."""
+    _check_same([("u", u), ("dout", dout), ("dx", dx)])
+    check_scalar("p", p, low=0, high=1, high_open=True)
+    target_for([("u", u), ("dout", dout), ("dx", dx)]).dropout_backward(u, dout, dx, p)
+
+
+def count_correct(logits, labels):
+    """Number of rows whose arg-max equals the label: logits (B, C), labels (B,)."""
+    (batch, n_classes), _ = check_array("logits", logits, ndim=2)
+    check_not_empty("logits", (batch, n_classes))
+    check_array("labels", labels, shape=(batch,), allowed=LABEL_DTYPES)
+    return int(target_for([("logits", logits), ("labels", labels)]).count_correct(logits, labels))
+
+
+def count_correct_binary(logits, target):
+    """Number of elements where ``logits > 0`` agrees with ``target > 0.5``."""
+    _check_same([("logits", logits), ("target", target)])
+    where = target_for([("logits", logits), ("target", target)])
+    return int(where.count_correct_binary(logits, target))

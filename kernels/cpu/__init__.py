@@ -22,7 +22,7 @@ percent of a layer at most (see the benchmark in the closing measurements of
 ``benchmarks/``), and the serial choice is never worse than threading here.
 """
 
-from . import activations, dense, losses, optim
+from . import activations, dense, dropout, losses, metrics, optim
 from .activations import (
     activation_backward,
     activation_forward,
@@ -31,7 +31,9 @@ from .activations import (
     softmax_backward,
 )
 from .dense import dense_backward, dense_forward
+from .dropout import dropout_backward, dropout_forward
 from .losses import binary_cross_entropy_with_logits, mse, softmax_cross_entropy
+from .metrics import count_correct, count_correct_binary
 from .optim import adam_update, sgd_update
 
 __all__ = [
@@ -39,8 +41,12 @@ __all__ = [
     "activation_forward",
     "adam_update",
     "binary_cross_entropy_with_logits",
+    "count_correct",
+    "count_correct_binary",
     "dense_backward",
     "dense_forward",
+    "dropout_backward",
+    "dropout_forward",
     "log_softmax",
     "mse",
     "sgd_update",

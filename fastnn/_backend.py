@@ -1,0 +1,57 @@
+"""Where a model's arrays live: the host (NumPy + CPU kernels) or a GPU.
+
+A backend allocates buffers, moves arrays between host and device, gathers
+mini-batch rows, and names the kernel module (``ops``) that layers call.
+The target is chosen once per model (``device=``), never per call.
+"""
+
+import numpy as np
+
+from fastnn import kernels
+from fastnn.kernels import cpu as cpu_kernels
+
+DEVICES = ("cpu", "cuda")
+
+
+class CPUBackend:
+    """NumPy arrays and the Numba CPU kernels."""
+
+    name = "cpu"
+    ops = cpu_kernels
+
+    def empty(self, shape, dtype):
+        return np.empty(shape, dtype)
+
+    def zeros(self, shape, dtype):
+        return np.zeros(shape, dtype)
+
+    def to_device(self, array):
+        return np.ascontiguousarray(array)
+
+    def to_host(self, array):
+        return np.asarray(array)
+
+    def take_rows(self, source, indices, out):
+        """out[k] = source[indices[k]]; mode='clip' writes straight into out."""
+        np.take(source, indices, axis=0, out=out, mode="clip")
+
+    def fill_uniform(self, rng, out):
+        """Fill ``out`` with uniform [0, 1) noise from a NumPy Generator."""
+        rng.random(out=out, dtype=out.dtype)
+
+    def synchronize(self):
+        pass
+
+
+def get_backend(device):
+    """The backend for ``"cpu"`` or ``"cuda"``; a clear error if unusable."""
+    if device == "cpu":
+        return CPUBackend()
+    if device == "cuda":
+        reason = kernels.cuda_unavailable_reason()
+        if reason is not None:
+            raise RuntimeError(f"device='cuda' is unavailable: {reason}")
+        from fastnn._cuda_backend import CUDABackend
+
+        return CUDABackend()
+    raise ValueError(f"device: expected one of {DEVICES}, got {device!r}")

@@ -1,0 +1,69 @@
+"""Model losses: each wraps one fused kernel and knows its targets' form."""
+
+import numpy as np
+
+
+class Loss:
+    """Base class. ``__call__(ops, outputs, targets, grad)`` returns the batch
+    mean loss and writes dL/doutputs into ``grad`` (when not None)."""
+
+    name = ""
+    #: dtype kind of targets: "labels" (int class ids) or "values" (floats).
+    target_kind = "values"
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class CrossEntropy(Loss):
+    """Softmax cross-entropy on logits (B, C) against integer labels (B,)."""
+
+    name = "cross_entropy"
+    target_kind = "labels"
+
+    def __call__(self, ops, outputs, targets, grad):
+        return ops.softmax_cross_entropy(outputs, targets, grad)
+
+    def correct(self, ops, outputs, targets):
+        return ops.count_correct(outputs, targets)
+
+    def accuracy_denominator(self, outputs):
+        return outputs.shape[0]
+
+
+class MSE(Loss):
+    """Mean squared error over all output elements."""
+
+    name = "mse"
+
+    def __call__(self, ops, outputs, targets, grad):
+        return ops.mse(outputs, targets, grad)
+
+    correct = None
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy on logits against targets in [0, 1] (stable form)."""
+
+    name = "binary_cross_entropy"
+
+    def __call__(self, ops, outputs, targets, grad):
+        return ops.binary_cross_entropy_with_logits(outputs, targets, grad)
+
+    def correct(self, ops, outputs, targets):
+        return ops.count_correct_binary(outputs, targets)
+
+    def accuracy_denominator(self, outputs):
+        return int(np.prod(outputs.shape))
+
+
+LOSSES = {cls.name: cls for cls in (CrossEntropy, MSE, BinaryCrossEntropy)}
+
+
+def get(loss):
+    """A Loss from an instance or one of the names in ``LOSSES``."""
+    if isinstance(loss, Loss):
+        return loss
+    if loss not in LOSSES:
+        raise ValueError(f"loss: unknown {loss!r}; expected one of {tuple(LOSSES)}")
+    return LOSSES[loss]()

@@ -1,0 +1,428 @@
+"""Sequential: a stack of layers with fit/evaluate/predict over flat buffers.
+
+Storage: all parameters live in one contiguous vector (and their gradients in
+another), with per-layer views, so an optimizer step is one kernel call.
+Activation and gradient buffers are allocated once per batch size and reused,
+so a training step allocates nothing: it is a handful of kernel calls.
+"""
+
+import math
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from fastnn import _inputs
+from fastnn import losses as losses_module
+from fastnn import optimizers as optimizers_module
+from fastnn._backend import get_backend
+from fastnn.callbacks import History
+from fastnn.layers import Layer, fuse
+
+DTYPES = ("float32", "float64")
+METRICS = ("accuracy",)
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a NaN or infinite loss. The model keeps the weights
+    from before the bad step; ``history`` holds the completed epochs."""
+
+    def __init__(self, message, history=None):
+        super().__init__(message)
+        self.history = history
+
+
+class _Buffers:
+    """Activations, gradients, targets and dropout noise for one batch size."""
+
+    def __init__(self, model, batch):
+        be, dtype = model._backend, model.dtype
+        widths = model._widths
+        self.acts = [be.empty((batch, w), dtype) for w in widths]
+        # grads[0] (dL/dx of the input) is never needed
+        self.grads = [None] + [be.empty((batch, w), dtype) for w in widths[1:]]
+        self.noise = [be.empty((batch, widths[i]), dtype) if s.needs_noise else None
+                      for i, s in enumerate(model._stages)]
+        if model.loss is not None and model.loss.target_kind == "labels":
+            self.targets = be.empty((batch,), np.int64)
+        else:
+            self.targets = be.empty((batch, widths[-1]), dtype)
+
+
+class Sequential:
+    """A feed-forward network: layers applied in order.
+
+    ``Sequential([Dense(784, 512, activation="relu"), Dense(512, 10)])``.
+    ``dtype`` is "float32" (default) or "float64"; ``device`` "cpu" or "cuda";
+    parameters are initialised from ``seed`` now, or lazily on first use (from
+    ``fit``'s seed when given). Consecutive Dense + activation layers run as
+    one fused kernel call.
+    """
+
+    def __init__(self, layers, dtype="float32", device="cpu", seed=None):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("layers: a Sequential needs at least one layer")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}]: expected a fastnn layer, got {type(layer).__name__}")
+        if not hasattr(layers[0], "in_features"):
+            raise ValueError("layers[0]: the first layer must be a Dense layer (it fixes the input width)")
+        if str(np.dtype(dtype)) not in DTYPES:
+            raise ValueError(f"dtype: expected one of {DTYPES}, got {dtype!r}")
+        self.layers = layers
+        self.dtype = np.dtype(dtype)
+        self.device = device
+        self._backend = get_backend(device)
+        self._stages = fuse(layers)
+        self.in_features = layers[0].in_features
+        self._widths = [self.in_features]
+        for stage in self._stages:
+            inner = stage.dense if hasattr(stage, "dense") else stage
+            self._widths.append(inner.output_features(self._widths[-1]))
+        self.out_features = self._widths[-1]
+        self.loss = None
+        self.optimizer = None
+        self.metrics = []
+        self.epochs_trained = 0
+        self.params = self.grads = None
+        self._train_buffers = {}
+        self._eval_buffers = {}
+        if seed is not None:
+            self.build(seed)
+
+    # ----------------------------------------------------------- parameters
+    @property
+    def built(self):
+        return self.params is not None
+
+    def _param_layout(self):
+        """[(layer, [shape, ...]), ...] in storage order, with input widths."""
+        layout, width = [], self.in_features
+        for layer in self.layers:
+            layout.append((layer, layer.param_shapes(width), width))
+            width = layer.output_features(width)
+        return layout
+
+    @property
+    def n_params(self):
+        return sum(int(np.prod(s)) for _, shapes, _ in self._param_layout() for s in shapes)
+
+    def build(self, seed=None):
+        """Initialise the parameters from ``seed`` (None: fresh randomness)."""
+        rng = np.random.default_rng(seed)
+        host = np.empty(self.n_params, self.dtype)
+        offset = 0
+        for layer, _, width in self._param_layout():
+            for array in layer.init_params(rng, width, self.dtype):
+                host[offset:offset + array.size] = array.reshape(-1)
+                offset += array.size
+        self._set_flat(host)
+        return self
+
+    def _set_flat(self, host_params):
+        be = self._backend
+        self.params = be.to_device(np.ascontiguousarray(host_params, self.dtype))
+        self.grads = be.zeros(self.params.shape[0], self.dtype)
+        offset = 0
+        for layer, shapes, _ in self._param_layout():
+            views, grad_views = [], []
+            for shape in shapes:
+                n = int(np.prod(shape))
+                views.append(self.params[offset:offset + n].reshape(shape))
+                grad_views.append(self.grads[offset:offset + n].reshape(shape))
+                offset += n
+            layer.bind(views, grad_views)
+        if self.optimizer is not None and not self.optimizer.state:
+            self.optimizer.allocate(be, self.params.shape[0], self.dtype)
+
+    def _ensure_built(self, seed=None):
+        if not self.built:
+            self.build(seed)
+
+    def get_weights(self):
+        """A host copy of the flat parameter vector."""
+        self._ensure_built()
+        return np.array(self._backend.to_host(self.params), copy=True)
+
+    def set_weights(self, flat):
+        """Load a flat parameter vector (as returned by ``get_weights``)."""
+        flat = np.asarray(flat, self.dtype).reshape(-1)
+        if flat.size != self.n_params:
+            raise ValueError(f"weights: expected {self.n_params} values, got {flat.size}")
+        self._ensure_built()
+        self.params[:] = self._backend.to_device(flat)
+
+    def parameters(self):
+        """{"layers.<i>.<name>": host copy of each parameter array}."""
+        self._ensure_built()
+        out = {}
+        for i, layer in enumerate(self.layers):
+            for name in layer.param_names:
+                out[f"layers.{i}.{name}"] = np.array(self._backend.to_host(getattr(layer, name)))
+        return out
+
+    # -------------------------------------------------------------- compile
+    def compile(self, optimizer="sgd", loss="cross_entropy", metrics=None):
+        """Choose the optimizer (name or instance), loss and metrics."""
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss)
+        metrics = list(metrics or [])
+        for metric in metrics:
+            if metric not in METRICS:
+                raise ValueError(f"metrics: unknown {metric!r}; expected some of {METRICS}")
+            if getattr(self.loss, "correct", None) is None:
+                raise ValueError(f"metrics: 'accuracy' is undefined for loss {self.loss.name!r}")
+        self.metrics = metrics
+        self._train_buffers.clear()
+        self._eval_buffers.clear()
+        if self.built:
+            self.optimizer.allocate(self._backend, self.params.shape[0], self.dtype)
+        return self
+
+    def _require_compiled(self):
+        if self.loss is None or self.optimizer is None:
+            raise RuntimeError("the model is not compiled: call model.compile(optimizer=..., loss=...) first")
+
+    # ----------------------------------------------------------------- data
+    def _check_xy(self, x, y, name_x="x", name_y="y"):
+        x = _inputs.features(x, self.in_features, self.dtype, name_x)
+        if self.loss.target_kind == "labels":
+            y = _inputs.labels(y, x.shape[0], self.out_features, name_y)
+        else:
+            y = _inputs.targets(y, x.shape[0], self.out_features, self.dtype, name_y)
+        return x, y
+
+    # ---------------------------------------------------------------- steps
+    def _forward(self, bufs, training):
+        ops = self._backend.ops
+        acts = bufs.acts
+        for i, stage in enumerate(self._stages):
+            stage.forward(ops, acts[i], acts[i + 1], training)
+
+    def _backward(self, bufs):
+        ops = self._backend.ops
+        acts, grads = bufs.acts, bufs.grads
+        for i in range(len(self._stages) - 1, -1, -1):
+            self._stages[i].backward(ops, acts[i], acts[i + 1], grads[i + 1], grads[i])
+
+    def _draw_noise(self, bufs, rng):
+        for stage, noise in zip(self._stages, bufs.noise):
+            if noise is not None:
+                self._backend.fill_uniform(rng, noise)
+                stage.noise = noise
+
+    def _buffers(self, cache, batch):
+        bufs = cache.get(batch)
+        if bufs is None:
+            bufs = cache[batch] = _Buffers(self, batch)
+        return bufs
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None,
+            validation_split=0.0, shuffle=True, seed=None, verbose=1,
+            callbacks=None):
+        """Train with mini-batch gradient descent; returns a ``History``.
+
+        ``batch_size=1`` is stochastic, ``batch_size=len(x)`` full-batch
+        gradient descent. Epochs continue the model's count
+        (``epochs_trained``), so a saved and reloaded model resumes exactly
+        when given the same ``seed``. ``validation_split`` holds out the last
+        fraction of (x, y) before shuffling. ``verbose=0`` is silent; 1 shows
+        a progress bar per epoch. A NaN/inf loss raises ``DivergenceError``
+        with the weights from before that step kept.
+        """
+        self._require_compiled()
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs: expected an int >= 0, got {epochs!r}")
+        x, y = self._check_xy(x, y)
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split: must be in [0, 1), got {validation_split!r}")
+        if validation_data is not None and validation_split:
+            raise ValueError("pass either validation_data or validation_split, not both")
+        if validation_split:
+            n_val = int(round(len(x) * validation_split))
+            if n_val < 1 or n_val >= len(x):
+                raise ValueError(
+                    f"validation_split={validation_split} leaves no samples on one side "
+                    f"of {len(x)} samples"
+                )
+            x, x_val = x[:-n_val], x[-n_val:]
+            y, y_val = y[:-n_val], y[-n_val:]
+            validation_data = (x_val, y_val)
+        elif validation_data is not None:
+            if len(validation_data) != 2:
+                raise ValueError("validation_data: expected a pair (x_val, y_val)")
+            validation_data = self._check_xy(*validation_data, "validation x", "validation y")
+        batch = _inputs.batch_size(batch_size, len(x))
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        self._ensure_built(seed)
+        if not self.optimizer.state and self.optimizer.state_names:
+            self.optimizer.allocate(self._backend, self.params.shape[0], self.dtype)
+        callbacks = list(callbacks or [])
+        history = History()
+        history.seed = seed
+
+        be = self._backend
+        x_dev, y_dev = be.to_device(x), be.to_device(y)
+        for cb in callbacks:
+            cb.on_train_begin(self)
+        first = self.epochs_trained
+        for epoch in range(first, first + epochs):
+            logs = self._train_epoch(x_dev, y_dev, len(x), batch, epoch, seed, shuffle,
+                                     verbose, first + epochs, history)
+            if validation_data is not None:
+                val = self._evaluate_arrays(*validation_data, batch_size=max(batch, 1024))
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            self.epochs_trained = epoch + 1
+            history.append(epoch, logs)
+            if verbose:
+                self._print_epoch(epoch, first + epochs, logs)
+            if any([cb.on_epoch_end(self, epoch, logs) for cb in callbacks]):
+                break
+        for cb in callbacks:
+            cb.on_train_end(self)
+        return history
+
+    def _train_epoch(self, x_dev, y_dev, n, batch, epoch, seed, shuffle, verbose,
+                     last_epoch, history):
+        be = self._backend
+        rng = np.random.default_rng([seed, epoch])
+        noise_rng = np.random.default_rng([seed, epoch, 1])
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        order_dev = be.to_device(order)
+        steps = math.ceil(n / batch)
+        loss_sum, correct = 0.0, 0
+        track_accuracy = "accuracy" in self.metrics
+        bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{last_epoch}", unit="step",
+                   disable=verbose != 1, leave=False, mininterval=0.5)
+        start = time.perf_counter()
+        with bar:
+            for k in range(steps):
+                lo, hi = k * batch, min(n, (k + 1) * batch)
+                bufs = self._buffers(self._train_buffers, hi - lo)
+                be.take_rows(x_dev, order_dev[lo:hi], bufs.acts[0])
+                be.take_rows(y_dev, order_dev[lo:hi], bufs.targets)
+                self._draw_noise(bufs, noise_rng)
+                self._forward(bufs, training=True)
+                ops = be.ops
+                loss = self.loss(ops, bufs.acts[-1], bufs.targets, bufs.grads[-1])
+                if not math.isfinite(loss):
+                    raise DivergenceError(
+                        f"training diverged: the loss became {loss} at epoch {epoch + 1}, "
+                        f"step {k + 1}; the weights from before this step are kept. "
+                        "Lower the learning rate, or check the inputs' scale.",
+                        history,
+                    )
+                if track_accuracy:
+                    correct += self.loss.correct(ops, bufs.acts[-1], bufs.targets)
+                self._backward(bufs)
+                self.optimizer.step(ops, self.params, self.grads, epoch)
+                loss_sum += loss * (hi - lo)
+                bar.update(1)
+                if verbose == 1 and k % 50 == 49:
+                    bar.set_postfix(loss=f"{loss_sum / hi:.4f}", refresh=False)
+        be.synchronize()
+        logs = {"loss": loss_sum / n}
+        if track_accuracy:
+            logs["accuracy"] = correct / (n * self._accuracy_units())
+        logs["time_s"] = time.perf_counter() - start
+        return logs
+
+    def _accuracy_units(self):
+        """Predictions per sample counted by the accuracy metric."""
+        return 1 if self.loss.target_kind == "labels" else self.out_features
+
+    @staticmethod
+    def _print_epoch(epoch, last_epoch, logs):
+        parts = [f"Epoch {epoch + 1}/{last_epoch}"]
+        for key, value in logs.items():
+            parts.append(f"{key}={value:.2f}s" if key == "time_s" else f"{key}={value:.4f}")
+        tqdm.write(" - ".join(parts))
+
+    # ----------------------------------------------------- evaluate/predict
+    def evaluate(self, x, y, batch_size=1024):
+        """Mean loss (and metrics) over (x, y) in inference mode, as a dict."""
+        self._require_compiled()
+        x, y = self._check_xy(x, y)
+        self._ensure_built()
+        return self._evaluate_arrays(x, y, batch_size)
+
+    def _evaluate_arrays(self, x, y, batch_size):
+        be, ops = self._backend, self._backend.ops
+        n = len(x)
+        batch = _inputs.batch_size(batch_size, n)
+        x_dev, y_dev = be.to_device(x), be.to_device(y)
+        loss_sum, correct = 0.0, 0
+        for lo in range(0, n, batch):
+            hi = min(n, lo + batch)
+            bufs = self._buffers(self._eval_buffers, hi - lo)
+            bufs.acts[0][:] = x_dev[lo:hi]
+            bufs.targets[:] = y_dev[lo:hi]
+            self._forward(bufs, training=False)
+            loss_sum += self.loss(ops, bufs.acts[-1], bufs.targets, None) * (hi - lo)
+            if "accuracy" in self.metrics:
+                correct += self.loss.correct(ops, bufs.acts[-1], bufs.targets)
+        result = {"loss": loss_sum / n}
+        if "accuracy" in self.metrics:
+            result["accuracy"] = correct / (n * self._accuracy_units())
+        return result
+
+    def predict(self, x, batch_size=1024):
+        """Network outputs for x (N, F) as a NumPy array (N, O), inference mode."""
+        x = _inputs.features(x, self.in_features, self.dtype)
+        self._ensure_built()
+        be = self._backend
+        n = len(x)
+        batch = _inputs.batch_size(batch_size, n)
+        result = np.empty((n, self.out_features), self.dtype)
+        for lo in range(0, n, batch):
+            hi = min(n, lo + batch)
+            bufs = self._buffers(self._eval_buffers, hi - lo)
+            bufs.acts[0][:] = be.to_device(x[lo:hi])
+            self._forward(bufs, training=False)
+            result[lo:hi] = be.to_host(bufs.acts[-1])
+        return result
+
+    # ------------------------------------------------------------- display
+    def summary(self):
+        """Print the layer table: output shapes and parameter counts."""
+        print(self.summary_text())
+
+    def summary_text(self):
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        width = self.in_features
+        for i, (layer, shapes, _) in enumerate(self._param_layout()):
+            width = layer.output_features(width)
+            count = sum(int(np.prod(s)) for s in shapes)
+            rows.append((f"{type(layer).__name__.lower()}_{i} ({type(layer).__name__})",
+                         f"(None, {width})", f"{count:,}"))
+        widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
+        line = "=" * sum(widths)
+        out = [f"Model: Sequential ({self.dtype}, {self.device})", line]
+        for j, row in enumerate(rows):
+            out.append("".join(cell.ljust(w) for cell, w in zip(row, widths)))
+            if j == 0:
+                out.append(line)
+        out += [line, f"Total params: {self.n_params:,}"]
+        return "\n".join(out)
+
+    def __repr__(self):
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([{inner}], dtype={str(self.dtype)!r}, device={self.device!r})"
+
+    # --------------------------------------------------------- persistence
+    def save(self, path):
+        """Write weights, optimizer state and config to one .safetensors file,
+        atomically (see ``fastnn.persistence``)."""
+        from fastnn.persistence import save_model
+
+        save_model(self, path)
+
+    def get_config(self):
+        return {
+            "layers": [{"class": type(layer).__name__, "config": layer.get_config()}
+                       for layer in self.layers],
+            "dtype": str(self.dtype),
+        }
