@@ -206,6 +206,38 @@ class Sequential:
         for i in range(len(self._stages) - 1, -1, -1):
             self._stages[i].backward(ops, acts[i], acts[i + 1], grads[i + 1], grads[i])
 
+    def _train_step(self, bufs, epoch, step=None, history=None):
+        """Forward, loss, backward and one optimizer update on a filled batch."""
+        ops = self._backend.ops
+        self._forward(bufs, training=True)
+        loss = self.loss(ops, bufs.acts[-1], bufs.targets, bufs.grads[-1])
+        if not math.isfinite(loss):
+            where = "train_on_batch" if step is None else f"epoch {epoch + 1}, step {step + 1}"
+            raise DivergenceError(
+                f"training diverged: the loss became {loss} at {where}; the weights "
+                "from before this step are kept. Lower the learning rate, or check "
+                "the inputs' scale.",
+                history,
+            )
+        self._backward(bufs)
+        self.optimizer.step(ops, self.params, self.grads, epoch)
+        return loss
+
+    def train_on_batch(self, x, y, seed=None):
+        """One gradient step on the batch (x, y); returns its loss (before the
+        step). Counts toward the optimizer's steps but not ``epochs_trained``."""
+        self._require_compiled()
+        x, y = self._check_xy(x, y)
+        self._ensure_built(seed)
+        if not self.optimizer.state and self.optimizer.state_names:
+            self.optimizer.allocate(self._backend, self.params.shape[0], self.dtype)
+        bufs = self._buffers(self._train_buffers, len(x))
+        be = self._backend
+        bufs.acts[0][:] = be.to_device(x)
+        bufs.targets[:] = be.to_device(y)
+        self._draw_noise(bufs, np.random.default_rng(seed))
+        return self._train_step(bufs, self.epochs_trained)
+
     def _draw_noise(self, bufs, rng):
         for stage, noise in zip(self._stages, bufs.noise):
             if noise is not None:
@@ -305,20 +337,9 @@ class Sequential:
                 be.take_rows(x_dev, order_dev[lo:hi], bufs.acts[0])
                 be.take_rows(y_dev, order_dev[lo:hi], bufs.targets)
                 self._draw_noise(bufs, noise_rng)
-                self._forward(bufs, training=True)
-                ops = be.ops
-                loss = self.loss(ops, bufs.acts[-1], bufs.targets, bufs.grads[-1])
-                if not math.isfinite(loss):
-                    raise DivergenceError(
-                        f"training diverged: the loss became {loss} at epoch {epoch + 1}, "
-                        f"step {k + 1}; the weights from before this step are kept. "
-                        "Lower the learning rate, or check the inputs' scale.",
-                        history,
-                    )
+                loss = self._train_step(bufs, epoch, k, history)
                 if track_accuracy:
-                    correct += self.loss.correct(ops, bufs.acts[-1], bufs.targets)
-                self._backward(bufs)
-                self.optimizer.step(ops, self.params, self.grads, epoch)
+                    correct += self.loss.correct(be.ops, bufs.acts[-1], bufs.targets)
                 loss_sum += loss * (hi - lo)
                 bar.update(1)
                 if verbose == 1 and k % 50 == 49:

@@ -277,3 +277,17 @@ def test_schedule_drives_the_optimizer_learning_rate(rng):
     model.optimizer._update = spy
     model.fit(x, y, epochs=2, batch_size=32, seed=0, verbose=0)
     assert seen == pytest.approx([0.1, 0.1 * 0.0001])
+
+
+def test_train_on_batch_takes_one_step(rng):
+    x, y = blobs(rng, n=16)
+    model = compiled(mlp(seed=0), fnn.SGD(lr=0.1))
+    twin = compiled(mlp(seed=0), fnn.SGD(lr=0.1))
+    before = model.evaluate(x, y)["loss"]
+    loss = model.train_on_batch(x, y)
+    twin.fit(x, y, epochs=1, batch_size=16, shuffle=False, seed=0, verbose=0)
+    np.testing.assert_array_equal(model.get_weights(), twin.get_weights())
+    assert loss == pytest.approx(before, rel=1e-6)  # the loss before the step
+    assert model.optimizer.steps == 1 and model.epochs_trained == 0
+    with pytest.raises(ValueError, match="labels must be in"):
+        model.train_on_batch(x, y + 5)

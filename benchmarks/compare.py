@@ -1,0 +1,503 @@
+"""fastnn side by side with PyTorch (CPU), plain NumPy and scikit-learn.
+
+    python benchmarks/compare.py [--quick] [--json FILE] [--plot FILE.png]
+
+Every case runs the same float32 work in each installed contender, interleaved
+(A B C A B C ...) so machine noise hits all alike, and prints medians and the
+ratio fastnn / other. Train steps use SGD with momentum 0.9 and softmax
+cross-entropy. GFLOP/s count only the matrix products a step really does:
+forward 2*B*I*O per layer, backward 2*B*I*O for dW and, except for the first
+layer (whose input gradient is never computed), 2*B*I*O for dX. The peak is
+numpy's float32 ``a @ b`` at 4096x4096, measured in the same run.
+
+On machines that set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, unset both for this
+command (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...``).
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIG = (784, 512, 512, 10)
+SMALL = (32, 64, 64, 10)
+THREADS = 2
+
+
+# ------------------------------------------------------------------ FLOPs
+def train_flops(sizes, batch):
+    pairs = list(zip(sizes, sizes[1:]))
+    forward = sum(2 * batch * i * o for i, o in pairs)
+    d_weights = forward
+    d_inputs = sum(2 * batch * i * o for i, o in pairs[1:])
+    return forward + d_weights + d_inputs
+
+
+def matmul_peak_gflops(n=4096, repeats=5):
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    b = a.copy()
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / np.median(times) / 1e9
+
+
+# ------------------------------------------------------------ contenders
+def he_weights(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    return [((rng.standard_normal((i, o)) * np.sqrt(2 / i)).astype(np.float32),
+             np.zeros(o, np.float32)) for i, o in zip(sizes, sizes[1:])]
+
+
+class NumpyMLP:
+    """The same MLP in plain NumPy: ReLU hidden layers, softmax cross-entropy,
+    torch-style SGD with momentum."""
+
+    def __init__(self, sizes, lr=0.01, momentum=0.9, seed=0):
+        self.params = [p for pair in he_weights(sizes, seed) for p in pair]
+        self.velocity = [np.zeros_like(p) for p in self.params]
+        self.lr, self.momentum, self.steps = lr, momentum, 0
+
+    def forward(self, x):
+        acts = [x]
+        n_layers = len(self.params) // 2
+        for k in range(n_layers):
+            z = acts[-1] @ self.params[2 * k] + self.params[2 * k + 1]
+            acts.append(np.maximum(z, 0) if k < n_layers - 1 else z)
+        return acts
+
+    def train_step(self, x, y):
+        acts = self.forward(x)
+        logits = acts[-1]
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        probs = exp / exp.sum(axis=1, keepdims=True)
+        rows = np.arange(len(y))
+        loss = -np.log(probs[rows, y]).mean()
+        grad = probs
+        grad[rows, y] -= 1
+        grad /= len(y)
+        grads = [None] * len(self.params)
+        for k in range(len(self.params) // 2 - 1, -1, -1):
+            grads[2 * k] = acts[k].T @ grad
+            grads[2 * k + 1] = grad.sum(axis=0)
+            if k > 0:
+                grad = (grad @ self.params[2 * k].T) * (acts[k] > 0)
+        self.steps += 1
+        for p, g, v in zip(self.params, grads, self.velocity):
+            if self.steps == 1:
+                v[...] = g
+            else:
+                v *= self.momentum
+                v += g
+            p -= self.lr * v
+        return float(loss)
+
+    def predict(self, x):
+        return self.forward(x)[-1]
+
+
+def make_fastnn(sizes, lr=0.01, seed=0, schedule=None):
+    import fastnn as fnn
+
+    layers = [fnn.Dense(i, o, activation="relu") for i, o in zip(sizes[:-2], sizes[1:-1])]
+    layers.append(fnn.Dense(sizes[-2], sizes[-1], init="he"))
+    model = fnn.Sequential(layers)
+    model.build(seed)
+    model.set_weights(np.concatenate([p.reshape(-1) for pair in he_weights(sizes, seed)
+                                      for p in pair]))
+    model.compile(optimizer=fnn.SGD(lr=lr, momentum=0.9, schedule=schedule),
+                  loss="cross_entropy", metrics=["accuracy"])
+    return model
+
+
+def make_torch(sizes, lr=0.01, seed=0):
+    import torch
+
+    torch.set_num_threads(THREADS)
+    layers = []
+    for k, (w, b) in enumerate(he_weights(sizes, seed)):
+        linear = torch.nn.Linear(*w.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b))
+        layers.append(linear)
+        if k < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    return model, optimizer
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def train_step_contenders(sizes, batch, include_numpy=True):
+    """{name: zero-argument callable doing one training step}."""
+    rng = np.random.default_rng(1)
+    x = rng.random((batch, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], batch)
+    model = make_fastnn(sizes)
+    contenders = {"fastnn": lambda: model.train_on_batch(x, y)}
+    if torch_available():
+        import torch
+
+        tmodel, topt = make_torch(sizes)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def torch_step():
+            topt.zero_grad(set_to_none=True)
+            loss = loss_fn(tmodel(tx), ty)
+            loss.backward()
+            topt.step()
+
+        contenders["pytorch"] = torch_step
+    if include_numpy:
+        npm = NumpyMLP(sizes)
+        contenders["numpy"] = lambda: npm.train_step(x, y)
+    return contenders
+
+
+def inference_contenders(sizes):
+    x = np.random.default_rng(2).random((1, sizes[0]), dtype=np.float32)
+    model = make_fastnn(sizes)
+    contenders = {"fastnn": lambda: model.predict(x)}
+    if torch_available():
+        import torch
+
+        tmodel, _ = make_torch(sizes)
+        tx = torch.from_numpy(x)
+
+        def torch_infer():
+            with torch.inference_mode():
+                return tmodel(tx)
+
+        contenders["pytorch"] = torch_infer
+    npm = NumpyMLP(sizes)
+    contenders["numpy"] = lambda: npm.predict(x)
+    return contenders
+
+
+def interleaved(contenders, rounds, calls, settle=0.3):
+    """Median seconds per call of each contender, A B C A B C ... by round.
+
+    Before each timed block the process sleeps ``settle`` seconds: the thread
+    pools of the previous contender (OpenBLAS pthreads, PyTorch's OpenMP) spin
+    after their last parallel region, and would otherwise steal the cores from
+    the next contender's first calls.
+    """
+    for fn in contenders.values():  # warm up: JIT, allocator, caches
+        for _ in range(max(3, calls // 4)):
+            fn()
+    samples = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            time.sleep(settle)
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            samples[name].append((time.perf_counter() - start) / calls)
+    return {name: float(np.median(s)) for name, s in samples.items()}
+
+
+# ----------------------------------------------------------------- MNIST
+def mnist_worker(name, max_epochs, target, data_dir):
+    """Train the shared recipe until test accuracy >= target; print JSON."""
+    start = time.perf_counter()
+    import fastnn as fnn
+
+    (x_train, y_train), (x_test, y_test) = fnn.datasets.load_mnist(data_dir)
+    batch, lr, epochs_run, accuracy = 128, 0.05, 0, 0.0
+    schedule = fnn.CosineDecay(max_epochs)
+    seconds_per_epoch = []
+    rng = np.random.default_rng(0)
+    if name == "fastnn":
+        model = make_fastnn(BIG, lr=lr, schedule=schedule)
+        while epochs_run < max_epochs and accuracy < target:
+            t0 = time.perf_counter()
+            model.fit(x_train, y_train, epochs=1, batch_size=batch, seed=0, verbose=0)
+            seconds_per_epoch.append(time.perf_counter() - t0)
+            epochs_run += 1
+            accuracy = model.evaluate(x_test, y_test)["accuracy"]
+    elif name == "pytorch":
+        import torch
+
+        model, optimizer = make_torch(BIG, lr=lr)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        tx, ty = torch.from_numpy(x_train), torch.from_numpy(y_train)
+        tx_test = torch.from_numpy(x_test)
+        while epochs_run < max_epochs and accuracy < target:
+            for group in optimizer.param_groups:
+                group["lr"] = schedule(lr, epochs_run)
+            t0 = time.perf_counter()
+            order = torch.from_numpy(rng.permutation(len(x_train)))
+            for lo in range(0, len(x_train), batch):
+                idx = order[lo:lo + batch]
+                optimizer.zero_grad(set_to_none=True)
+                loss_fn(model(tx[idx]), ty[idx]).backward()
+                optimizer.step()
+            seconds_per_epoch.append(time.perf_counter() - t0)
+            epochs_run += 1
+            with torch.inference_mode():
+                accuracy = float((model(tx_test).argmax(1).numpy() == y_test).mean())
+    elif name == "numpy":
+        model = NumpyMLP(BIG, lr=lr)
+        while epochs_run < max_epochs and accuracy < target:
+            model.lr = schedule(lr, epochs_run)
+            t0 = time.perf_counter()
+            order = rng.permutation(len(x_train))
+            for lo in range(0, len(x_train), batch):
+                idx = order[lo:lo + batch]
+                model.train_step(x_train[idx], y_train[idx])
+            seconds_per_epoch.append(time.perf_counter() - t0)
+            epochs_run += 1
+            accuracy = float((model.predict(x_test).argmax(1) == y_test).mean())
+    elif name == "sklearn":
+        import warnings
+
+        from sklearn.neural_network import MLPClassifier
+
+        model = MLPClassifier(hidden_layer_sizes=BIG[1:-1], solver="sgd", batch_size=batch,
+                              learning_rate_init=lr, momentum=0.9, nesterovs_momentum=False,
+                              max_iter=1, shuffle=True, random_state=0, alpha=0.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            while epochs_run < max_epochs and accuracy < target:
+                t0 = time.perf_counter()
+                model.partial_fit(x_train, y_train, classes=np.arange(10))
+                seconds_per_epoch.append(time.perf_counter() - t0)
+                epochs_run += 1
+                accuracy = float(model.score(x_test, y_test))
+    total = time.perf_counter() - start
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(dict(name=name, seconds=total, epochs=epochs_run, accuracy=accuracy,
+                          reached=accuracy >= target, peak_rss_mb=peak_rss_mb,
+                          seconds_per_epoch=float(np.median(seconds_per_epoch)))))
+
+
+def run_mnist_case(names, max_epochs, target, data_dir):
+    results = {}
+    for name in names:
+        cmd = [sys.executable, __file__, "--mnist-worker", name, "--max-epochs",
+               str(max_epochs), "--target", str(target)]
+        if data_dir:
+            cmd += ["--data-dir", data_dir]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"  {name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results
+
+
+# -------------------------------------------------------------- startup
+def startup_times():
+    """Cold compile (empty kernel cache) and warm start (filled cache) of
+    import + one training step, each in a fresh process."""
+    import tempfile
+
+    code = ("import time; t=time.perf_counter(); import numpy as np, fastnn as fnn; "
+            "m=fnn.Sequential([fnn.Dense(784,512,activation='relu'),fnn.Dense(512,10)],seed=0);"
+            "m.compile(optimizer=fnn.SGD(lr=0.1,momentum=0.9),loss='cross_entropy',"
+            "metrics=['accuracy']); x=np.zeros((128,784),np.float32); y=np.zeros(128,int);"
+            "m.train_on_batch(x,y); m.fit(x,y,epochs=1,verbose=0); m.predict(x);"
+            "print(time.perf_counter()-t)")
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "FASTNN_CACHE_DIR": cache}
+        cold = float(subprocess.check_output([sys.executable, "-c", code], env=env))
+        warm = float(subprocess.check_output([sys.executable, "-c", code], env=env))
+    return cold, warm
+
+
+# ------------------------------------------------------------------ main
+def fmt_time(seconds):
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:8.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:8.2f} ms"
+    return f"{seconds:8.2f} s "
+
+
+def print_case(title, times, flops=None, peak=None):
+    print(f"\n{title}")
+    base = times.get("fastnn")
+    for name, seconds in times.items():
+        line = f"  {name:8s} {fmt_time(seconds)}"
+        if flops:
+            gflops = flops / seconds / 1e9
+            line += f"  {gflops:7.1f} GFLOP/s ({100 * gflops / peak:4.1f}% of peak)"
+        if base is not None and name != "fastnn":
+            line += f"  fastnn/{name} = {base / seconds:.3f}"
+        print(line)
+
+
+def versions():
+    info = {"python": platform.python_version(), "machine": platform.machine(),
+            "cpu": platform.processor() or "unknown", "cores": os.cpu_count(),
+            "numpy": np.__version__}
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        info["cpu"] = names[0] if names else info["cpu"]
+    except OSError:
+        pass
+    import numba
+
+    import fastnn
+
+    info.update(fastnn=fastnn.__version__, numba=numba.__version__)
+    if torch_available():
+        import torch
+
+        info["torch"] = torch.__version__
+    return info
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few rounds, short cases")
+    parser.add_argument("--json", metavar="FILE", help="write all results as JSON")
+    parser.add_argument("--plot", metavar="FILE.png", help="plot the scaling case")
+    parser.add_argument("--data-dir", default=None, help="MNIST directory")
+    parser.add_argument("--cases", default="1,2,3,4,5,6,startup",
+                        help="comma-separated subset of cases to run (default: all)")
+    parser.add_argument("--mnist-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--max-epochs", type=int, default=10, help=argparse.SUPPRESS)
+    parser.add_argument("--target", type=float, default=0.98, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.mnist_worker:
+        mnist_worker(args.mnist_worker, args.max_epochs, args.target, args.data_dir)
+        return 0
+
+    quick = args.quick
+    cases = set(args.cases.split(","))
+    rounds = 5 if quick else 21
+    results = {"date": time.strftime("%Y-%m-%d"), "versions": versions(), "cases": {}}
+    print("versions:", json.dumps(results["versions"]))
+    peak = matmul_peak_gflops(2048 if quick else 4096)
+    results["peak_gflops"] = peak
+    print(f"float32 matmul peak (numpy a @ b): {peak:.0f} GFLOP/s")
+
+    for key, title, sizes, batch, calls in [
+        ("1_train_b128", "case 1: train step 784-512-512-10, batch 128", BIG, 128, 20),
+        ("2_train_b1024", "case 2: train step 784-512-512-10, batch 1024", BIG, 1024, 4),
+        ("3_train_small", "case 3: train step 32-64-64-10, batch 32", SMALL, 32, 500),
+    ]:
+        if key[0] not in cases:
+            continue
+        times = interleaved(train_step_contenders(sizes, batch), rounds, calls)
+        flops = train_flops(sizes, batch)
+        print_case(title, times, flops, peak)
+        results["cases"][key] = {"seconds": times, "gflops": {k: flops / v / 1e9 for k, v in times.items()}}
+
+    if "4" in cases:
+        times = interleaved(inference_contenders(BIG), rounds, 500)
+        print_case("case 4: inference latency, batch 1, 784-512-512-10", times)
+        results["cases"]["4_infer_b1"] = {"seconds": times}
+    if "5" in cases:
+        results["cases"]["5_mnist"] = mnist_case(quick, args.data_dir)
+    if "6" in cases:
+        results["cases"]["6_scaling"] = scaling_case(quick, args.plot)
+    if "startup" in cases:
+        cold, warm = startup_times()
+        print(f"\nstartup: cold compile (empty cache) {cold:.2f} s, warm start {warm:.2f} s "
+              "(import + first training steps)")
+        results["startup"] = {"cold_s": cold, "warm_s": warm}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+def mnist_case(quick, data_dir):
+    names = ["fastnn"] + (["pytorch"] if torch_available() else [])
+    try:
+        import sklearn  # noqa: F401
+
+        names.append("sklearn")
+    except ImportError:
+        pass
+    if not quick:
+        names.append("numpy")
+    max_epochs = 1 if quick else 10
+    print(f"\ncase 5: MNIST to {'(1 epoch, quick)' if quick else '>= 98% test accuracy'}"
+          " (784-512-512-10, SGD 0.05 m0.9, cosine, batch 128), own process each")
+    try:
+        mnist = run_mnist_case(names, max_epochs, 0.98, data_dir)
+    except Exception as exc:  # data missing: say so and go on
+        mnist = {}
+        print(f"  skipped: {exc}")
+    base = mnist.get("fastnn")
+    for name, r in mnist.items():
+        line = (f"  {name:8s} {r['seconds']:7.2f} s  {r['epochs']} epochs  acc "
+                f"{r['accuracy']:.4f}  {r['seconds_per_epoch']:.2f} s/epoch  peak RSS "
+                f"{r['peak_rss_mb']:.0f} MB")
+        if base and name != "fastnn":
+            line += (f"  time fastnn/{name} = {base['seconds'] / r['seconds']:.3f}, "
+                     f"RSS = {base['peak_rss_mb'] / r['peak_rss_mb']:.3f}, per-epoch "
+                     f"= {base['seconds_per_epoch'] / r['seconds_per_epoch']:.3f}")
+        print(line)
+    return mnist
+
+
+def scaling_case(quick, plot):
+    print("\ncase 6: scaling (fastnn train step; 784-W-W-10 at batch 128 / 784-512-512-10)")
+    batches = [1, 16, 128, 1024] if quick else [1, 4, 16, 64, 256, 1024, 4096]
+    widths = [64, 512] if quick else [64, 256, 1024, 2048, 4096]
+    scaling = {"batch": {}, "width": {}}
+    for batch in batches:
+        t = interleaved({"fastnn": train_step_contenders(BIG, batch, False)["fastnn"]},
+                        3 if quick else 7, 2)["fastnn"]
+        scaling["batch"][batch] = t
+        print(f"  batch {batch:5d}: {fmt_time(t)}  {train_flops(BIG, batch) / t / 1e9:6.1f} GFLOP/s")
+    for width in widths:
+        sizes = (784, width, width, 10)
+        t = interleaved({"fastnn": train_step_contenders(sizes, 128, False)["fastnn"]},
+                        3 if quick else 7, 2)["fastnn"]
+        scaling["width"][width] = t
+        print(f"  width {width:5d}: {fmt_time(t)}  {train_flops(sizes, 128) / t / 1e9:6.1f} GFLOP/s")
+    if plot:
+        plot_scaling(scaling, plot)
+    return scaling
+
+
+def plot_scaling(scaling, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("  (matplotlib not installed: no plot)")
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, label in ((axes[0], "batch", "batch size"), (axes[1], "width", "hidden width")):
+        xs = list(scaling[key])
+        ax.loglog(xs, [scaling[key][x] * 1e3 for x in xs], "o-")
+        ax.set_xlabel(label)
+        ax.set_ylabel("ms per training step")
+        ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle("fastnn training step cost")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    print(f"  plot written to {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
