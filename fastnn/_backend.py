@@ -31,6 +31,9 @@ class CPUBackend:
     def to_host(self, array):
         return np.asarray(array)
 
+    def copy_into(self, dst, src):
+        np.copyto(dst, src)
+
     def take_rows(self, source, indices, out):
         """out[k] = source[indices[k]]; mode='clip' writes straight into out."""
         np.take(source, indices, axis=0, out=out, mode="clip")

@@ -140,6 +140,25 @@ class Sequential:
         if not self.built:
             self.build(seed)
 
+    def to(self, device):
+        """Move parameters and optimizer state to ``device`` ("cpu" or "cuda")."""
+        if device == self.device:
+            return self
+        backend = get_backend(device)
+        weights = self.get_weights() if self.built else None
+        state = ({k: np.array(self._backend.to_host(v)) for k, v in self.optimizer.state.items()}
+                 if self.optimizer is not None else {})
+        self._backend, self.device = backend, device
+        self._train_buffers.clear()
+        self._eval_buffers.clear()
+        if self.optimizer is not None:
+            self.optimizer.state = {}
+        if weights is not None:
+            self._set_flat(weights)
+            for name, host in state.items():
+                backend.copy_into(self.optimizer.state[name], host)
+        return self
+
     def get_weights(self):
         """A host copy of the flat parameter vector."""
         self._ensure_built()
@@ -151,7 +170,7 @@ class Sequential:
         if flat.size != self.n_params:
             raise ValueError(f"weights: expected {self.n_params} values, got {flat.size}")
         self._ensure_built()
-        self.params[:] = self._backend.to_device(flat)
+        self._backend.copy_into(self.params, flat)
 
     def parameters(self):
         """{"layers.<i>.<name>": host copy of each parameter array}."""
@@ -233,8 +252,8 @@ class Sequential:
             self.optimizer.allocate(self._backend, self.params.shape[0], self.dtype)
         bufs = self._buffers(self._train_buffers, len(x))
         be = self._backend
-        bufs.acts[0][:] = be.to_device(x)
-        bufs.targets[:] = be.to_device(y)
+        be.copy_into(bufs.acts[0], x)
+        be.copy_into(bufs.targets, y)
         self._draw_noise(bufs, np.random.default_rng(seed))
         return self._train_step(bufs, self.epochs_trained)
 
@@ -379,8 +398,8 @@ class Sequential:
         for lo in range(0, n, batch):
             hi = min(n, lo + batch)
             bufs = self._buffers(self._eval_buffers, hi - lo)
-            bufs.acts[0][:] = x_dev[lo:hi]
-            bufs.targets[:] = y_dev[lo:hi]
+            be.copy_into(bufs.acts[0], x_dev[lo:hi])
+            be.copy_into(bufs.targets, y_dev[lo:hi])
             self._forward(bufs, training=False)
             loss_sum += self.loss(ops, bufs.acts[-1], bufs.targets, None) * (hi - lo)
             if "accuracy" in self.metrics:
@@ -401,7 +420,7 @@ class Sequential:
         for lo in range(0, n, batch):
             hi = min(n, lo + batch)
             bufs = self._buffers(self._eval_buffers, hi - lo)
-            bufs.acts[0][:] = be.to_device(x[lo:hi])
+            be.copy_into(bufs.acts[0], x[lo:hi])
             self._forward(bufs, training=False)
             result[lo:hi] = be.to_host(bufs.acts[-1])
         return result

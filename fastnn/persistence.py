@@ -116,7 +116,7 @@ def load_model(path, device="cpu"):
         for name in optimizer.state_names:
             key = f"optimizer.{name}"
             if key in tensors:
-                optimizer.state[name][:] = model._backend.to_device(tensors[key])
+                model._backend.copy_into(optimizer.state[name], tensors[key])
     else:
         model._set_flat(host)
     return model

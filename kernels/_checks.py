@@ -7,15 +7,26 @@ Works for NumPy arrays and for device arrays exposing
 ``__cuda_array_interface__`` (Numba, CuPy, PyTorch).
 """
 
+import sys
+
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 LABEL_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 
 
-def _describe(a):
-    shape = getattr(a, "shape", None)
-    return f"{type(a).__name__} of shape {tuple(shape)}" if shape is not None else type(a).__name__
+def is_numba_device_array(a):
+    """A Numba device array, including the CUDA simulator's (which, unlike a
+    real one, has no ``__cuda_array_interface__``). Never imports numba.cuda."""
+    cuda = sys.modules.get("numba.cuda")
+    if cuda is None:
+        return False
+    return type(a).__name__ in ("DeviceNDArray", "FakeCUDAArray", "MappedNDArray")
+
+
+def on_device(a):
+    """True for CUDA device arrays (Numba, CuPy, PyTorch CUDA tensors)."""
+    return hasattr(a, "__cuda_array_interface__") or is_numba_device_array(a)
 
 
 def array_props(name, a):
@@ -23,6 +34,8 @@ def array_props(name, a):
     if isinstance(a, np.ndarray):
         return a.shape, a.dtype, a.flags.c_contiguous
     cai = getattr(a, "__cuda_array_interface__", None)
+    if cai is None and is_numba_device_array(a):
+        return tuple(a.shape), np.dtype(a.dtype), bool(a.is_c_contiguous())
     if cai is None:
         raise TypeError(
             f"{name}: expected a numpy.ndarray or a CUDA device array, "

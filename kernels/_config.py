@@ -24,11 +24,18 @@ FASTMATH = False
 #: Serial CPU kernels; see the measurement in ``kernels/cpu/__init__.py``.
 PARALLEL = False
 
-#: CUDA launch shape for the 1-D grid-stride kernels.
+#: CUDA launch shape for the 1-D grid-stride kernels (read at each launch,
+#: so tests may lower it to make tiny inputs span several blocks).
 CUDA_THREADS_PER_BLOCK = 256
 
 #: Tile edge of the shared-memory CUDA GEMM (TILE x TILE threads per block).
-CUDA_GEMM_TILE = 16
+#: A compile-time constant of the kernel; ``FASTNN_CUDA_GEMM_TILE`` overrides
+#: it at import (the simulator tests use 4 so small shapes span many tiles).
+CUDA_GEMM_TILE = int(os.environ.get("FASTNN_CUDA_GEMM_TILE", "16"))
+
+#: Matrix products through cuBLAS (via CuPy) when CuPy is importable; the
+#: numba.cuda tiled GEMM otherwise. ``FASTNN_CUDA_GEMM=numba`` forces the latter.
+CUDA_GEMM_BACKEND = os.environ.get("FASTNN_CUDA_GEMM", "auto")
 
 
 def flags_fingerprint():

@@ -1,10 +1,7 @@
 """Pick the implementation (CPU or CUDA) from where the arrays live."""
 
 from . import cpu
-
-
-def _on_device(a):
-    return hasattr(a, "__cuda_array_interface__")
+from ._checks import on_device
 
 
 def target_for(named_arrays):
@@ -16,7 +13,7 @@ def target_for(named_arrays):
     host, device = [], []
     for name, a in named_arrays:
         if a is not None:
-            (device if _on_device(a) else host).append(name)
+            (device if on_device(a) else host).append(name)
     if not device:
         return cpu
     if host:

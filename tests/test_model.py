@@ -291,3 +291,14 @@ def test_train_on_batch_takes_one_step(rng):
     assert model.optimizer.steps == 1 and model.epochs_trained == 0
     with pytest.raises(ValueError, match="labels must be in"):
         model.train_on_batch(x, y + 5)
+
+
+def test_cuda_device_without_gpu_explains_why():
+    from numba import cuda
+
+    if cuda.is_available():
+        pytest.skip("a GPU (or the simulator) is present")
+    with pytest.raises(RuntimeError, match="device='cuda' is unavailable: no CUDA device found"):
+        fnn.Sequential([fnn.Dense(2, 2)], device="cuda")
+    with pytest.raises(RuntimeError, match="unavailable"):
+        fnn.Sequential([fnn.Dense(2, 2)]).to("cuda")

@@ -1,0 +1,69 @@
+"""The GPU backend: Numba device arrays and the CUDA kernels.
+
+The dataset is copied to the device once per ``fit``; mini-batches are
+gathered there by index. Dropout noise is drawn on the host from the same
+seeded generator as on the CPU (so both targets draw the same masks) and copied
+into a preallocated device buffer.
+"""
+
+import numpy as np
+from numba import cuda
+
+from fastnn.kernels import cuda as cuda_kernels
+from fastnn.kernels.cuda._launch import grid_1d
+
+
+@cuda.jit
+def _gather_rows(source, indices, out):
+    """out[k, :] = source[indices[k], :] (2-D) or out[k] = source[indices[k]] (1-D)."""
+    rows = out.shape[0]
+    width = out.size // rows
+    flat_out = out.reshape(out.size)
+    flat_src = source.reshape(source.size)
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for idx in range(start, out.size, stride):
+        k, j = idx // width, idx % width
+        flat_out[idx] = flat_src[indices[k] * width + j]
+
+
+class CUDABackend:
+    """Device arrays and the numba.cuda kernels."""
+
+    name = "cuda"
+    ops = cuda_kernels
+
+    def __init__(self):
+        self._host_noise = {}
+
+    def empty(self, shape, dtype):
+        return cuda.device_array(shape, dtype=np.dtype(dtype))
+
+    def zeros(self, shape, dtype):
+        return cuda.to_device(np.zeros(shape, np.dtype(dtype)))
+
+    def to_device(self, array):
+        if isinstance(array, np.ndarray):
+            return cuda.to_device(np.ascontiguousarray(array))
+        return array
+
+    def to_host(self, array):
+        if isinstance(array, np.ndarray):
+            return array
+        return array.copy_to_host()
+
+    def copy_into(self, dst, src):
+        dst.copy_to_device(np.ascontiguousarray(src) if isinstance(src, np.ndarray) else src)
+
+    def take_rows(self, source, indices, out):
+        _gather_rows[grid_1d(out.size)](source, indices, out)
+
+    def fill_uniform(self, rng, out):
+        key = (tuple(out.shape), str(out.dtype))
+        host = self._host_noise.get(key)
+        if host is None:
+            host = self._host_noise[key] = np.empty(out.shape, out.dtype)
+        rng.random(out=host, dtype=host.dtype)
+        out.copy_to_device(host)
+
+    def synchronize(self):
+        cuda.synchronize()

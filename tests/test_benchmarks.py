@@ -1,0 +1,93 @@
+"""Smoke test: every asv benchmark and the comparison script run once.
+
+Not for timing (speed is measured with asv and benchmarks/compare.py); this
+keeps the suites from rotting.
+"""
+
+import importlib
+import inspect
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py"))
+PREFIXES = ("time_", "peakmem_", "mem_", "track_")
+
+
+def first_params(obj):
+    params = getattr(obj, "params", None)
+    if params is None:
+        return ()
+    if getattr(obj, "param_names", None) and len(obj.param_names) > 1:
+        return tuple(p[0] for p in params)
+    return (params[0],)
+
+
+def benchmark_cases():
+    sys.path.insert(0, str(ROOT))
+    for name in MODULES:
+        module = importlib.import_module(f"benchmarks.{name}")
+        for attr, obj in vars(module).items():
+            if inspect.isclass(obj) and obj.__module__ == module.__name__:
+                for method in dir(obj):
+                    if method.startswith(PREFIXES):
+                        yield pytest.param(obj, method, id=f"{name}.{attr}.{method}")
+            elif inspect.isfunction(obj) and attr.startswith(PREFIXES):
+                yield pytest.param(obj, None, id=f"{name}.{attr}")
+
+
+@pytest.mark.parametrize("target, method", list(benchmark_cases()))
+def test_benchmark_runs_once(target, method):
+    if method is None:
+        result = target()
+        assert result > 0
+        return
+    instance = target()
+    args = first_params(target)
+    try:
+        if hasattr(instance, "setup"):
+            instance.setup(*args)
+    except NotImplementedError as exc:
+        pytest.skip(str(exc))
+    getattr(instance, method)(*args)
+
+
+def test_every_benchmark_module_found():
+    assert {"bench_dense", "bench_losses", "bench_optim", "bench_model"} <= set(MODULES)
+    assert len(list(benchmark_cases())) >= 8
+
+
+def test_compare_script_quick_cases(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    compare = importlib.import_module("compare")
+    out = tmp_path / "results.json"
+    assert compare.main(["--quick", "--cases", "3,4", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["cases"]["3_train_small"]["seconds"]["fastnn"] > 0
+    assert "numpy" in results["cases"]["4_infer_b1"]["seconds"]
+    text = capsys.readouterr().out
+    assert "case 3" in text and "fastnn/numpy" in text
+
+
+def test_flop_count_skips_first_layer_input_gradient():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    compare = importlib.import_module("compare")
+    # 2 layers: forward 2B(IH + HO), dW the same, dX only for the second layer
+    b, i, h, o = 4, 3, 5, 2
+    assert compare.train_flops((i, h, o), b) == 2 * b * (i * h + h * o) * 2 + 2 * b * h * o
+
+
+def test_numpy_reference_mlp_trains():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    compare = importlib.import_module("compare")
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 8), dtype=np.float32)
+    y = (x[:, 0] > 0.5).astype(int)
+    model = compare.NumpyMLP((8, 16, 2), lr=0.5)
+    losses = [model.train_step(x, y) for _ in range(50)]
+    assert losses[-1] < losses[0] / 2
