@@ -254,7 +254,8 @@ class Sequential:
         be = self._backend
         be.copy_into(bufs.acts[0], x)
         be.copy_into(bufs.targets, y)
-        self._draw_noise(bufs, np.random.default_rng(seed))
+        if any(noise is not None for noise in bufs.noise):
+            self._draw_noise(bufs, np.random.default_rng(seed))
         return self._train_step(bufs, self.epochs_trained)
 
     def _draw_noise(self, bufs, rng):

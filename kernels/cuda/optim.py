@@ -1,6 +1,6 @@
 """Optimizer updates (CUDA): one grid-stride kernel per step over the flat
 parameter buffer, with the arithmetic of ``kernels/cpu/optim.py`` (torch.optim
-order of operations)."""
+order of operations, subnormal state flushed to zero as on the CPU)."""
 
 import math
 
@@ -10,9 +10,14 @@ from numba import cuda
 from ._launch import as_device, flat, grid_1d, placeholder
 
 
+@cuda.jit(device=True)
+def flush_subnormal(value, tiny):
+    return value if abs(value) >= tiny else value - value
+
+
 @cuda.jit
 def _sgd(param, grad, velocity, use_momentum, first_step, lr, momentum, damp_keep,
-         weight_decay, nesterov):
+         weight_decay, nesterov, tiny):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, param.size, stride):
         g = grad[i]
@@ -22,7 +27,7 @@ def _sgd(param, grad, velocity, use_momentum, first_step, lr, momentum, damp_kee
             if first_step:
                 buf = g
             else:
-                buf = velocity[i] * momentum + damp_keep * g
+                buf = flush_subnormal(velocity[i] * momentum + damp_keep * g, tiny)
             velocity[i] = buf
             if nesterov:
                 g = g + momentum * buf
@@ -40,12 +45,12 @@ def sgd_update(param, grad, velocity, step, lr, momentum=0.0, dampening=0.0,
     cast = np.dtype(param.dtype).type
     _sgd[grid_1d(param.size)](param, grad, velocity, use_momentum, step == 1, cast(lr),
                               cast(momentum), cast(1 - dampening), cast(weight_decay),
-                              nesterov)
+                              nesterov, cast(np.finfo(param.dtype).tiny))
 
 
 @cuda.jit
 def _adam(param, grad, m, v, beta1_weight, lerp_low, beta2, beta2_keep, eps,
-          weight_decay, decay_keep, decoupled, step_size, bias_correction2_sqrt):
+          weight_decay, decay_keep, decoupled, step_size, bias_correction2_sqrt, tiny):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, param.size, stride):
         p = param[i]
@@ -58,8 +63,9 @@ def _adam(param, grad, m, v, beta1_weight, lerp_low, beta2, beta2_keep, eps,
             mi = m[i] + beta1_weight * (g - m[i])
         else:
             mi = g - (g - m[i]) * (1 - beta1_weight)
+        mi = flush_subnormal(mi, tiny)
         m[i] = mi
-        vi = v[i] * beta2 + beta2_keep * g * g
+        vi = flush_subnormal(v[i] * beta2 + beta2_keep * g * g, tiny)
         v[i] = vi
         denom = math.sqrt(vi) / bias_correction2_sqrt + eps
         param[i] = p + (-step_size) * (mi / denom)
@@ -74,4 +80,5 @@ def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
     _adam[grid_1d(param.size)](
         param, grad, m, v, cast(beta1_weight), abs(beta1_weight) < 0.5, cast(beta2),
         cast(1 - beta2), cast(eps), cast(weight_decay), cast(1 - lr * weight_decay),
-        decoupled, cast(lr / (1 - beta1**step)), cast(math.sqrt(1 - beta2**step)))
+        decoupled, cast(lr / (1 - beta1**step)), cast(math.sqrt(1 - beta2**step)),
+        cast(np.finfo(param.dtype).tiny))

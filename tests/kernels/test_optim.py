@@ -132,3 +132,20 @@ def test_adam_rejects_bad_hyperparameters(kwargs, match):
     z = np.zeros(3)
     with pytest.raises(ValueError, match=match):
         kernels.adam_update(z.copy(), z, z.copy(), z.copy(), 1, 0.1, **kwargs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_subnormal_state_is_flushed_to_zero(dtype):
+    """A buffer decaying under zero gradients reaches 0 instead of lingering in
+    slow subnormal numbers; normal values are untouched."""
+    tiny = np.finfo(dtype).tiny
+    p = np.ones(3, dtype)
+    velocity = np.array([tiny * 1.05, tiny * 2, 1.0], dtype)
+    kernels.sgd_update(p, np.zeros(3, dtype), velocity, 2, 0.1, momentum=0.9)
+    assert velocity[0] == 0  # 0.945 tiny would be subnormal
+    assert velocity[1] == dtype(tiny * 2) * dtype(0.9)  # 1.8 tiny stays
+    assert velocity[2] == dtype(0.9)
+    m = np.array([tiny * 0.5, 0.5], dtype)
+    v = np.array([tiny * 0.5, 0.25], dtype)
+    kernels.adam_update(np.ones(2, dtype), np.zeros(2, dtype), m, v, 2, 0.1)
+    assert m[0] == 0 and v[0] == 0 and m[1] == dtype(0.45)
