@@ -144,15 +144,15 @@ def load_mnist(path=None, download=True):
     arrays = {}
     for name in MNIST_FILES:
         file = _local_file(directory, name)
-        data = _read_verified(file, name)
-        arrays[name] = parse_idx(data, 3 if "images" in name else 1, str(file))
-
-    def images(a):
-        return (a.reshape(len(a), -1).astype(np.float32) / np.float32(255.0))
-
+        raw = parse_idx(_read_verified(file, name), 3 if "images" in name else 1, str(file))
+        if "images" in name:
+            # one float32 copy, scaled in place: no second full-size temporary
+            values = raw.reshape(len(raw), -1).astype(np.float32)
+            values /= np.float32(255.0)
+            arrays[name] = values
+        else:
+            arrays[name] = raw.astype(np.int64)
     return (
-        (images(arrays["train-images-idx3-ubyte"]),
-         arrays["train-labels-idx1-ubyte"].astype(np.int64)),
-        (images(arrays["t10k-images-idx3-ubyte"]),
-         arrays["t10k-labels-idx1-ubyte"].astype(np.int64)),
+        (arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]),
+        (arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"]),
     )
