@@ -216,6 +216,31 @@ def interleaved(contenders, rounds, calls, settle=0.3):
     return {name: float(np.median(s)) for name, s in samples.items()}
 
 
+def dense_layer_contenders(batch, n_in=784, n_out=512):
+    """dense_forward + dense_backward (ReLU, float32) against the same math in NumPy."""
+    from fastnn import kernels
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((batch, n_in)).astype(np.float32)
+    w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
+    b = rng.standard_normal(n_out).astype(np.float32)
+    grad = rng.standard_normal((batch, n_out)).astype(np.float32)
+    out, dout = np.empty((batch, n_out), np.float32), np.empty((batch, n_out), np.float32)
+    dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty_like(b)
+
+    def fastnn_layer():
+        kernels.dense_forward(x, w, b, out, activation="relu")
+        np.copyto(dout, grad)  # dense_backward overwrites dout
+        kernels.dense_backward(x, w, out, dout, dx, dw, db, activation="relu")
+
+    def numpy_layer():
+        y = np.maximum(x @ w + b, 0)
+        dz = grad * (y > 0)
+        return dz @ w.T, x.T @ dz, dz.sum(axis=0)
+
+    return {"fastnn": fastnn_layer, "numpy": numpy_layer}
+
+
 # ----------------------------------------------------------------- MNIST
 def mnist_worker(name, max_epochs, target, data_dir):
     """Train the shared recipe until test accuracy >= target; print JSON."""
@@ -375,7 +400,7 @@ def main(argv=None):
     parser.add_argument("--json", metavar="FILE", help="write all results as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="plot the scaling case")
     parser.add_argument("--data-dir", default=None, help="MNIST directory")
-    parser.add_argument("--cases", default="1,2,3,4,5,6,startup",
+    parser.add_argument("--cases", default="kernels,1,2,3,4,5,6,startup",
                         help="comma-separated subset of cases to run (default: all)")
     parser.add_argument("--mnist-worker", help=argparse.SUPPRESS)
     parser.add_argument("--max-epochs", type=int, default=10, help=argparse.SUPPRESS)
@@ -393,6 +418,14 @@ def main(argv=None):
     peak = matmul_peak_gflops(2048 if quick else 4096)
     results["peak_gflops"] = peak
     print(f"float32 matmul peak (numpy a @ b): {peak:.0f} GFLOP/s")
+
+    if "kernels" in cases:
+        for batch in (128, 1024):
+            times = interleaved(dense_layer_contenders(batch), rounds, 20 if batch == 128 else 4)
+            flops = 3 * 2 * batch * 784 * 512  # forward, dW and dX products
+            print_case(f"kernels: dense_forward + dense_backward, {batch}x784 -> 512, relu",
+                       times, flops, peak)
+            results["cases"][f"dense_layer_b{batch}"] = {"seconds": times}
 
     for key, title, sizes, batch, calls in [
         ("1_train_b128", "case 1: train step 784-512-512-10, batch 128", BIG, 128, 20),

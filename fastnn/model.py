@@ -252,10 +252,20 @@ class Sequential:
             self.optimizer.allocate(self._backend, self.params.shape[0], self.dtype)
         bufs = self._buffers(self._train_buffers, len(x))
         be = self._backend
-        be.copy_into(bufs.acts[0], x)
-        be.copy_into(bufs.targets, y)
         if any(noise is not None for noise in bufs.noise):
             self._draw_noise(bufs, np.random.default_rng(seed))
+        if be.name == "cpu":
+            # the checked x is already a C-contiguous array of the model dtype,
+            # and the first layer only reads its input: use it, don't copy it
+            own_input = bufs.acts[0]
+            bufs.acts[0] = x
+            be.copy_into(bufs.targets, y)
+            try:
+                return self._train_step(bufs, self.epochs_trained)
+            finally:
+                bufs.acts[0] = own_input
+        be.copy_into(bufs.acts[0], x)
+        be.copy_into(bufs.targets, y)
         return self._train_step(bufs, self.epochs_trained)
 
     def _draw_noise(self, bufs, rng):

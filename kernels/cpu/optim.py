@@ -21,6 +21,10 @@ import numpy as np
 from .._jit import cpu_jit
 
 
+#: The smallest normal number of each dtype, looked up once (np.finfo is slow).
+SMALLEST_NORMAL = {np.dtype(t): t(np.finfo(t).tiny) for t in (np.float32, np.float64)}
+
+
 @cpu_jit
 def flush_subnormal(value, tiny):
     """``value``, or 0 when |value| < tiny (the dtype's smallest normal)."""
@@ -59,7 +63,7 @@ def sgd_update(param, grad, velocity, step, lr, momentum=0.0, dampening=0.0,
     if momentum == 0:
         velocity = None  # torch keeps no buffer without momentum
     _sgd_update(param, grad, velocity, step == 1, cast(lr), cast(momentum), cast(1 - dampening),
-                cast(weight_decay), nesterov, np.finfo(param.dtype).tiny)
+                cast(weight_decay), nesterov, SMALLEST_NORMAL[param.dtype])
 
 
 @cpu_jit
@@ -103,4 +107,4 @@ def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
                  abs(beta1_weight) < 0.5, cast(beta2), cast(1 - beta2),
                  cast(eps), cast(weight_decay), cast(1 - lr * weight_decay),
                  decoupled, cast(step_size), cast(math.sqrt(bias_correction2)),
-                 np.finfo(param.dtype).tiny)
+                 SMALLEST_NORMAL[param.dtype])

@@ -7,6 +7,7 @@ import math
 import numpy as np
 from numba import cuda
 
+from ..cpu.optim import SMALLEST_NORMAL
 from ._launch import as_device, flat, grid_1d, placeholder
 
 
@@ -45,7 +46,7 @@ def sgd_update(param, grad, velocity, step, lr, momentum=0.0, dampening=0.0,
     cast = np.dtype(param.dtype).type
     _sgd[grid_1d(param.size)](param, grad, velocity, use_momentum, step == 1, cast(lr),
                               cast(momentum), cast(1 - dampening), cast(weight_decay),
-                              nesterov, cast(np.finfo(param.dtype).tiny))
+                              nesterov, SMALLEST_NORMAL[np.dtype(param.dtype)])
 
 
 @cuda.jit
@@ -81,4 +82,4 @@ def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
         param, grad, m, v, cast(beta1_weight), abs(beta1_weight) < 0.5, cast(beta2),
         cast(1 - beta2), cast(eps), cast(weight_decay), cast(1 - lr * weight_decay),
         decoupled, cast(lr / (1 - beta1**step)), cast(math.sqrt(1 - beta2**step)),
-        cast(np.finfo(param.dtype).tiny))
+        SMALLEST_NORMAL[np.dtype(param.dtype)])
