@@ -10,11 +10,15 @@ accepted for one output). Each problem raises ValueError naming it.
 import numpy as np
 
 
-def features(x, n_features, dtype, name="x"):
+def _as_array(values, name):
     try:
-        array = np.asarray(x)
+        return np.asarray(values)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name}: cannot be converted to an array ({exc})") from None
+
+
+def features(x, n_features, dtype, name="x"):
+    array = _as_array(x, name)
     if array.dtype.kind not in "fiub":
         raise ValueError(f"{name}: expected real numbers, got dtype {array.dtype}")
     if array.ndim == 1 and n_features == array.shape[0]:
@@ -39,10 +43,7 @@ def features(x, n_features, dtype, name="x"):
 
 
 def labels(y, n_samples, n_classes, name="y"):
-    try:
-        array = np.asarray(y)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: cannot be converted to an array ({exc})") from None
+    array = _as_array(y, name)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
@@ -67,10 +68,7 @@ def labels(y, n_samples, n_classes, name="y"):
 
 
 def targets(y, n_samples, n_outputs, dtype, name="y"):
-    try:
-        array = np.asarray(y)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: cannot be converted to an array ({exc})") from None
+    array = _as_array(y, name)
     if array.dtype.kind not in "fiub":
         raise ValueError(f"{name}: expected real numbers, got dtype {array.dtype}")
     if array.ndim == 1 and n_outputs == 1:

@@ -17,7 +17,7 @@ from ._checks import (
     check_step,
 )
 from ._targets import target_for
-from .cpu.activations import ACTIVATION_CODES
+from ._scalar import ACTIVATION_CODES
 
 #: Names accepted by ``activation=`` and ``activation_forward/backward``.
 ACTIVATIONS = tuple(ACTIVATION_CODES)

@@ -19,50 +19,19 @@ At z == 0, relu's and leaky_relu's derivatives are those of torch (0 and a).
 
 import math
 
+from .. import _scalar
 from .._jit import cpu_jit
+from .._scalar import (  # noqa: F401 - re-exported for the CUDA target and callers
+    ACTIVATION_CODES,
+    IDENTITY,
+    LEAKY_RELU,
+    RELU,
+    SIGMOID,
+    TANH,
+)
 
-IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3, 4
-
-#: Activation name -> integer code used inside the kernels.
-ACTIVATION_CODES = {
-    "identity": IDENTITY,
-    "relu": RELU,
-    "leaky_relu": LEAKY_RELU,
-    "sigmoid": SIGMOID,
-    "tanh": TANH,
-}
-
-
-@cpu_jit
-def activate(z, code, slope):
-    """act(z) for one scalar; ``slope`` is leaky_relu's negative slope."""
-    if code == RELU:
-        return z if z > 0 else 0.0
-    if code == LEAKY_RELU:
-        return z if z > 0 else z * slope
-    if code == SIGMOID:
-        # Two branches so exp never overflows: exp(-|z|) <= 1.
-        if z >= 0:
-            return 1 / (1 + math.exp(-z))
-        e = math.exp(z)
-        return e / (1 + e)
-    if code == TANH:
-        return math.tanh(z)
-    return z
-
-
-@cpu_jit
-def activate_grad(y, code, slope):
-    """d act / dz for one scalar, from the output ``y = act(z)``."""
-    if code == RELU:
-        return 1.0 if y > 0 else 0.0
-    if code == LEAKY_RELU:
-        return 1.0 if y > 0 else slope
-    if code == SIGMOID:
-        return y * (1 - y)
-    if code == TANH:
-        return 1 - y * y
-    return 1.0
+activate = cpu_jit(_scalar.activate)
+activate_grad = cpu_jit(_scalar.activate_grad)
 
 
 @cpu_jit

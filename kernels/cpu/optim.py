@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from .. import _scalar
 from .._jit import cpu_jit
 
 
@@ -25,10 +26,7 @@ from .._jit import cpu_jit
 SMALLEST_NORMAL = {np.dtype(t): t(np.finfo(t).tiny) for t in (np.float32, np.float64)}
 
 
-@cpu_jit
-def flush_subnormal(value, tiny):
-    """``value``, or 0 when |value| < tiny (the dtype's smallest normal)."""
-    return value if abs(value) >= tiny else value - value
+flush_subnormal = cpu_jit(_scalar.flush_subnormal)
 
 
 @cpu_jit

@@ -6,37 +6,13 @@ import math
 
 from numba import cuda
 
-from ..cpu.activations import ACTIVATION_CODES, IDENTITY, LEAKY_RELU, RELU, SIGMOID, TANH
+from .. import _scalar
+from .._scalar import ACTIVATION_CODES, IDENTITY
 from ._launch import as_device, flat, grid_1d
 
 
-@cuda.jit(device=True)
-def activate(z, code, slope):
-    if code == RELU:
-        return z if z > 0 else 0.0
-    if code == LEAKY_RELU:
-        return z if z > 0 else z * slope
-    if code == SIGMOID:
-        if z >= 0:
-            return 1.0 / (1.0 + math.exp(-z))
-        e = math.exp(z)
-        return e / (1.0 + e)
-    if code == TANH:
-        return math.tanh(z)
-    return z
-
-
-@cuda.jit(device=True)
-def activate_grad(y, code, slope):
-    if code == RELU:
-        return 1.0 if y > 0 else 0.0
-    if code == LEAKY_RELU:
-        return 1.0 if y > 0 else slope
-    if code == SIGMOID:
-        return y * (1.0 - y)
-    if code == TANH:
-        return 1.0 - y * y
-    return 1.0
+activate = cuda.jit(device=True)(_scalar.activate)
+activate_grad = cuda.jit(device=True)(_scalar.activate_grad)
 
 
 @cuda.jit

@@ -3,7 +3,7 @@ layer (x @ w, dout @ w.T, x.T @ dout) read transposed operands in place; the
 forward epilogue (bias + activation) is fused into the tiled GEMM, and the
 backward prologue (activation derivative + bias gradient) is one kernel."""
 
-from ..cpu.activations import ACTIVATION_CODES
+from .._scalar import ACTIVATION_CODES
 from ._launch import as_device, grid_1d, placeholder
 from .activations import activation_grad_bias_kernel
 from .gemm import matmul

@@ -8,9 +8,8 @@ import numpy as np
 from numba import cuda
 
 from ._launch import as_device, flat, grid_1d, placeholder
+from .._scalar import SIGMOID
 from .activations import activate
-
-SIGMOID = 3
 
 
 @cuda.jit

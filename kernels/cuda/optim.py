@@ -7,13 +7,12 @@ import math
 import numpy as np
 from numba import cuda
 
+from .. import _scalar
 from ..cpu.optim import SMALLEST_NORMAL
 from ._launch import as_device, flat, grid_1d, placeholder
 
 
-@cuda.jit(device=True)
-def flush_subnormal(value, tiny):
-    return value if abs(value) >= tiny else value - value
+flush_subnormal = cuda.jit(device=True)(_scalar.flush_subnormal)
 
 
 @cuda.jit
