@@ -9,6 +9,8 @@ accepted for one output). Each problem raises ValueError naming it.
 
 import numpy as np
 
+from fastnn.kernels._host_scan import count_nonfinite, value_range
+
 
 def _as_array(values, name):
     try:
@@ -36,8 +38,8 @@ def features(x, n_features, dtype, name="x"):
             f"{n_features}"
         )
     array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all():
-        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+    bad = count_nonfinite(array)
+    if bad:
         raise ValueError(f"{name}: contains {bad} NaN or infinite values")
     return array
 
@@ -57,8 +59,8 @@ def labels(y, n_samples, n_classes, name="y"):
             raise ValueError(f"{name}: class labels must be whole numbers")
     elif array.dtype.kind not in "iub":
         raise ValueError(f"{name}: expected integer class labels, got dtype {array.dtype}")
-    array = array.astype(np.int64)
-    low, high = int(array.min()), int(array.max())
+    array = np.ascontiguousarray(array, dtype=np.int64)
+    low, high = value_range(array)
     if low < 0 or high >= n_classes:
         raise ValueError(
             f"{name}: labels must be in [0, {n_classes}) for a model with "
@@ -80,7 +82,7 @@ def targets(y, n_samples, n_outputs, dtype, name="y"):
         )
     _check_length(name, array, n_samples)
     array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all():
+    if count_nonfinite(array):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return array
 

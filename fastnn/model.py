@@ -17,7 +17,10 @@ from fastnn import losses as losses_module
 from fastnn import optimizers as optimizers_module
 from fastnn._backend import get_backend
 from fastnn.callbacks import History
-from fastnn.layers import Layer, fuse
+from fastnn.kernels.cpu.activations import ACTIVATION_CODES
+from fastnn.kernels.cpu.dense import dense_stack_cross_entropy_step
+from fastnn.layers import Dense, DenseWithActivation, Layer, fuse
+from fastnn.losses import CrossEntropy
 
 DTYPES = ("float32", "float64")
 METRICS = ("accuracy",)
@@ -43,6 +46,8 @@ class _Buffers:
         self.grads = [None] + [be.empty((batch, w), dtype) for w in widths[1:]]
         self.noise = [be.empty((batch, widths[i]), dtype) if s.needs_noise else None
                       for i, s in enumerate(model._stages)]
+        self.stack_outs = tuple(self.acts[1:])
+        self.stack_douts = tuple(self.grads[1:])
         if model.loss is not None and model.loss.target_kind == "labels":
             self.targets = be.empty((batch,), np.int64)
         else:
@@ -86,6 +91,7 @@ class Sequential:
         self.metrics = []
         self.epochs_trained = 0
         self.params = self.grads = None
+        self._stack_params = None
         self._train_buffers = {}
         self._eval_buffers = {}
         if seed is not None:
@@ -135,6 +141,28 @@ class Sequential:
             layer.bind(views, grad_views)
         if self.optimizer is not None and not self.optimizer.state:
             self.optimizer.allocate(be, self.params.shape[0], self.dtype)
+        self._stack_params = self._dense_stack_params()
+
+    def _dense_stack_params(self):
+        """Tuples for the one-call training step of a plain dense stack on the
+        CPU (``dense_stack_cross_entropy_step``), or None when the network has
+        other layers or lives elsewhere."""
+        dense_stages = []
+        for stage in self._stages:
+            if isinstance(stage, Dense):
+                dense_stages.append((stage, stage.kernel_activation, stage.negative_slope))
+            elif isinstance(stage, DenseWithActivation):
+                dense_stages.append((stage.dense, stage.activation.kernel_name,
+                                     stage.activation.negative_slope))
+            else:
+                return None
+        if self._backend.name != "cpu" or not self.built:
+            return None
+        layers = [d for d, _, _ in dense_stages]
+        return (tuple(d.W for d in layers), tuple(d.b for d in layers),
+                tuple(d.dW for d in layers), tuple(d.db for d in layers),
+                np.array([ACTIVATION_CODES[a] for _, a, _ in dense_stages], np.int64),
+                np.array([s for _, _, s in dense_stages], np.float64))
 
     def _ensure_built(self, seed=None):
         if not self.built:
@@ -228,8 +256,15 @@ class Sequential:
     def _train_step(self, bufs, epoch, step=None, history=None):
         """Forward, loss, backward and one optimizer update on a filled batch."""
         ops = self._backend.ops
-        self._forward(bufs, training=True)
-        loss = self.loss(ops, bufs.acts[-1], bufs.targets, bufs.grads[-1])
+        fused = self._stack_params is not None and isinstance(self.loss, CrossEntropy)
+        if fused:  # forward, loss and backward in one kernel call
+            weights, biases, dweights, dbiases, codes, slopes = self._stack_params
+            loss = dense_stack_cross_entropy_step(
+                bufs.acts[0], bufs.targets, weights, biases, bufs.stack_outs,
+                bufs.stack_douts, dweights, dbiases, codes, slopes)
+        else:
+            self._forward(bufs, training=True)
+            loss = self.loss(ops, bufs.acts[-1], bufs.targets, bufs.grads[-1])
         if not math.isfinite(loss):
             where = "train_on_batch" if step is None else f"epoch {epoch + 1}, step {step + 1}"
             raise DivergenceError(
@@ -238,7 +273,8 @@ class Sequential:
                 "the inputs' scale.",
                 history,
             )
-        self._backward(bufs)
+        if not fused:
+            self._backward(bufs)
         self.optimizer.step(ops, self.params, self.grads, epoch)
         return loss
 

@@ -302,3 +302,27 @@ def test_cuda_device_without_gpu_explains_why():
         fnn.Sequential([fnn.Dense(2, 2)], device="cuda")
     with pytest.raises(RuntimeError, match="unavailable"):
         fnn.Sequential([fnn.Dense(2, 2)]).to("cuda")
+
+
+def test_one_call_dense_stack_step_equals_layer_by_layer(rng):
+    """Plain Dense stacks with cross-entropy train through one fused kernel
+    call per step; it must match the layer-by-layer path exactly."""
+    x, y = blobs(rng)
+    fused = compiled(fnn.Sequential([fnn.Dense(6, 16, activation="leaky_relu"),
+                                     fnn.Dense(16, 8), fnn.Tanh(), fnn.Dense(8, 3)], seed=4))
+    plain = compiled(fnn.Sequential([fnn.Dense(6, 16, activation="leaky_relu"),
+                                     fnn.Dense(16, 8), fnn.Tanh(), fnn.Dense(8, 3)], seed=4))
+    assert fused._stack_params is not None
+    plain._stack_params = None  # force the layer-by-layer path
+    h1 = fused.fit(x, y, epochs=3, batch_size=16, seed=0, verbose=0)
+    h2 = plain.fit(x, y, epochs=3, batch_size=16, seed=0, verbose=0)
+    np.testing.assert_array_equal(fused.get_weights(), plain.get_weights())
+    assert h1["loss"] == h2["loss"]
+
+
+def test_fused_step_not_used_with_dropout_or_other_losses():
+    with_dropout = fnn.Sequential([fnn.Dense(2, 4), fnn.Dropout(0.5), fnn.Dense(4, 2)], seed=0)
+    assert with_dropout._stack_params is None
+    mse_model = fnn.Sequential([fnn.Dense(2, 2)], seed=0).compile(loss="mse")
+    x = np.zeros((4, 2))
+    mse_model.fit(x, np.zeros((4, 2)), epochs=1, verbose=0)  # generic path still works

@@ -7,19 +7,27 @@ buffers once) guarantee shapes, dtypes and contiguity.
 Threading choice
 ----------------
 Only BLAS runs threaded; every Numba loop here is serial (``PARALLEL = False``
-in ``kernels/_config.py``). Measured on a 2-core machine (numba 0.68, OpenBLAS
-from scipy): a 784-512-512-10 float32 training step at batch 128 built from
-``np.dot`` plus ``prange`` elementwise kernels took ~62 ms, with serial
-elementwise kernels ~1.3 ms: Numba's thread pool and OpenBLAS's pthreads both
-spin-wait after their parallel regions and fight for the cores. Under the
-default ``omp`` layer a 128x512 prange ReLU after a 128x784 @ 784x512 product
-cost ~8,500 us per call against ~280 us serial; under ``tbb`` or with
-``OMP_WAIT_POLICY=PASSIVE`` it was ~300 us, still no better than serial, and a
-prange over 128x512 costs 35-70 us of launch under ``workqueue`` against
-~2.4 us for the serial loop. An epilogue streams B*O values once while the
-product before it does B*I*O multiply-adds, so serial epilogues cost a few
-percent of a layer at most (see the benchmark in the closing measurements of
-``benchmarks/``), and the serial choice is never worse than threading here.
+in ``kernels/_config.py``). Measured on this project's 2-core machine (numba
+0.68.1, scipy's OpenBLAS 0.3.30 with 2 pthreads), one 784-512-512-10 float32
+training step at batch 128 built from ``np.dot`` products plus elementwise
+kernels (``benchmarks/threading_check.py``):
+
+====================================  =========
+elementwise kernels                   step time
+====================================  =========
+serial, fused (what fastnn does)      2.76 ms
+``prange``, default ``omp`` layer     63.7 ms
+``prange``, ``workqueue`` layer       14.5 ms (serial 2.48 ms in that run)
+====================================  =========
+
+Numba's OpenMP pool and OpenBLAS's pthreads both spin-wait after their
+parallel regions and fight for the two cores (OpenBLAS issues #3187, #5171);
+the workqueue layer does not spin but costs tens of microseconds per launch.
+An epilogue streams B*O values once while the product before it does B*I*O
+multiply-adds, so a serial epilogue is a few percent of a layer. Earlier
+measurements agree: under ``tbb`` or with ``OMP_WAIT_POLICY=PASSIVE`` a prange
+ReLU after a 128x784 @ 784x512 product was no faster than serial (~300 us vs
+~280 us), and ``OPENBLAS_NUM_THREADS=1`` halves GEMM speed.
 """
 
 from . import activations, dense, dropout, losses, metrics, optim

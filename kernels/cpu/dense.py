@@ -8,9 +8,12 @@ epilogue pass over the product; the activation derivative and the bias
 gradient as one prologue pass before the two backward products.
 """
 
+import math
+
 import numpy as np
 
 from .._jit import cpu_jit
+from .losses import _softmax_cross_entropy
 from .activations import (
     ACTIVATION_CODES,
     activation_grad_inplace,
@@ -49,3 +52,30 @@ def dense_backward(
     _dense_backward(
         x, w, out, dout, dx, dw, db, ACTIVATION_CODES[activation], negative_slope
     )
+
+
+@cpu_jit
+def dense_stack_cross_entropy_step(x, labels, weights, biases, outs, douts, dweights,
+                                   dbiases, codes, slopes):
+    """Forward, softmax cross-entropy and backward of a stack of dense layers,
+    in one call (the model's fast path for plain MLP classifiers: on small
+    networks the per-call overhead of separate kernel calls dominates).
+
+    weights/biases/outs/douts/dweights/dbiases: tuples, one entry per layer;
+    codes/slopes: each layer's activation code and leaky slope. Returns the
+    batch-mean loss; when it is not finite, nothing is back-propagated (the
+    caller stops training with the weights untouched).
+    """
+    n = len(weights)
+    _dense_forward(x, weights[0], biases[0], outs[0], codes[0], slopes[0])
+    for k in range(1, n):
+        _dense_forward(outs[k - 1], weights[k], biases[k], outs[k], codes[k], slopes[k])
+    loss = _softmax_cross_entropy(outs[n - 1], labels, douts[n - 1])
+    if not math.isfinite(loss):
+        return loss
+    for k in range(n - 1, 0, -1):
+        _dense_backward(outs[k - 1], weights[k], outs[k], douts[k], douts[k - 1],
+                        dweights[k], dbiases[k], codes[k], slopes[k])
+    _dense_backward(x, weights[0], outs[0], douts[0], None, dweights[0], dbiases[0],
+                    codes[0], slopes[0])
+    return loss
