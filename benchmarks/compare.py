@@ -310,10 +310,23 @@ def mnist_worker(name, max_epochs, target, data_dir):
                 epochs_run += 1
                 accuracy = float(model.score(x_test, y_test))
     total = time.perf_counter() - start
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_rss_mb = peak_rss_megabytes()
     print(json.dumps(dict(name=name, seconds=total, epochs=epochs_run, accuracy=accuracy,
                           reached=accuracy >= target, peak_rss_mb=peak_rss_mb,
                           seconds_per_epoch=float(np.median(seconds_per_epoch)))))
+
+
+def peak_rss_megabytes():
+    """This process's peak resident memory. VmHWM belongs to the process's own
+    address space; ru_maxrss would also count the parent's image at fork time."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_mnist_case(names, max_epochs, target, data_dir):
@@ -399,6 +412,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="few rounds, short cases")
     parser.add_argument("--json", metavar="FILE", help="write all results as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="plot the scaling case")
+    parser.add_argument("--markdown", metavar="FILE.md",
+                        help="write the results as a Markdown table (for the README)")
+    parser.add_argument("--table-from", metavar="JSON",
+                        help="only render the Markdown table of an earlier --json file")
     parser.add_argument("--data-dir", default=None, help="MNIST directory")
     parser.add_argument("--cases", default="kernels,1,2,3,4,5,6,startup",
                         help="comma-separated subset of cases to run (default: all)")
@@ -408,6 +425,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.mnist_worker:
         mnist_worker(args.mnist_worker, args.max_epochs, args.target, args.data_dir)
+        return 0
+    if args.table_from:
+        with open(args.table_from) as f:
+            print(markdown_table(json.load(f)))
         return 0
 
     quick = args.quick
@@ -455,7 +476,61 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown_table(results) + "\n")
     return 0
+
+
+def markdown_table(results):
+    """The README's results table: median times and fastnn/other ratios."""
+    v = results["versions"]
+    lines = [
+        f"Measured {results['date']} on {v['cpu']} ({v['cores']} cores), Python "
+        f"{v['python']}, fastnn {v['fastnn']}, numba {v['numba']}, NumPy {v['numpy']}, "
+        f"PyTorch {v.get('torch', 'not installed')}; float32 matmul peak "
+        f"{results['peak_gflops']:.0f} GFLOP/s. Ratio = fastnn time / other time "
+        "(below 1: fastnn is faster).",
+        "",
+        "| case | fastnn | PyTorch | NumPy | fastnn/PyTorch | fastnn/NumPy |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    titles = {
+        "dense_layer_b128": "dense_forward+backward 128x784->512",
+        "dense_layer_b1024": "dense_forward+backward 1024x784->512",
+        "1_train_b128": "1. train step 784-512-512-10, b128",
+        "2_train_b1024": "2. train step 784-512-512-10, b1024",
+        "3_train_small": "3. train step 32-64-64-10, b32",
+        "4_infer_b1": "4. inference latency, batch 1",
+    }
+    cases = results["cases"]
+    for key, title in titles.items():
+        if key not in cases:
+            continue
+        t = cases[key]["seconds"]
+        cells = [fmt_time(t[n]).strip() if n in t else "-" for n in ("fastnn", "pytorch", "numpy")]
+        ratios = [f"{t['fastnn'] / t[n]:.2f}" if n in t else "-" for n in ("pytorch", "numpy")]
+        if "gflops" in cases[key]:
+            cells[0] += f" ({cases[key]['gflops']['fastnn']:.0f} GFLOP/s)"
+        lines.append(f"| {title} | " + " | ".join(cells + ratios) + " |")
+    mnist = cases.get("5_mnist") or {}
+    if "fastnn" in mnist:
+        base = mnist["fastnn"]
+        lines += ["", "| 5. MNIST to 98% | time | epochs | s/epoch | peak RSS | fastnn/other time | "
+                  "fastnn/other RSS | fastnn/other per epoch |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for name, r in mnist.items():
+            rel = ("-", "-", "-") if name == "fastnn" else (
+                f"{base['seconds'] / r['seconds']:.2f}", f"{base['peak_rss_mb'] / r['peak_rss_mb']:.2f}",
+                f"{base['seconds_per_epoch'] / r['seconds_per_epoch']:.2f}")
+            lines.append(f"| {name} | {r['seconds']:.1f} s | {r['epochs']} | "
+                         f"{r['seconds_per_epoch']:.2f} | {r['peak_rss_mb']:.0f} MB | "
+                         + " | ".join(rel) + " |")
+    if "startup" in results:
+        lines += ["", f"Cold JIT compile (empty cache, import + first steps): "
+                      f"{results['startup']['cold_s']:.1f} s; warm start: "
+                      f"{results['startup']['warm_s']:.2f} s."]
+    return "\n".join(lines)
 
 
 def mnist_case(quick, data_dir):

@@ -64,8 +64,11 @@ def test_compare_script_quick_cases(tmp_path, capsys):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     compare = importlib.import_module("compare")
     out = tmp_path / "results.json"
-    assert compare.main(["--quick", "--cases", "3,4", "--json", str(out)]) == 0
+    table = tmp_path / "table.md"
+    assert compare.main(["--quick", "--cases", "3,4", "--json", str(out),
+                         "--markdown", str(table)]) == 0
     results = json.loads(out.read_text())
+    assert "| 3. train step 32-64-64-10, b32 |" in table.read_text()
     assert results["cases"]["3_train_small"]["seconds"]["fastnn"] > 0
     assert "numpy" in results["cases"]["4_infer_b1"]["seconds"]
     text = capsys.readouterr().out
