@@ -36,5 +36,6 @@ class DenseBackward:
         self.time_dense_backward(shape, dtype)  # compile
 
     def time_dense_backward(self, shape, dtype):
-        kernels.dense_backward(self.x, self.w, self.out, self.dout, self.dx, self.dw,
-                               self.db, "relu")
+        kernels.dense_backward(
+            self.x, self.w, self.out, self.dout, self.dx, self.dw, self.db, "relu"
+        )

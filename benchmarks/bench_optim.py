@@ -24,8 +24,23 @@ class Updates:
     def time_update(self, n_params, rule):
         self.step += 1
         if self.rule.startswith("sgd"):
-            kernels.sgd_update(self.param, self.grad, self.a, self.step, 0.01,
-                               momentum=0.9, nesterov=self.rule == "sgd_nesterov")
+            kernels.sgd_update(
+                self.param,
+                self.grad,
+                self.a,
+                self.step,
+                0.01,
+                momentum=0.9,
+                nesterov=self.rule == "sgd_nesterov",
+            )
         else:
-            kernels.adam_update(self.param, self.grad, self.a, self.b, self.step, 0.001,
-                                decoupled=self.rule == "adamw", weight_decay=0.01)
+            kernels.adam_update(
+                self.param,
+                self.grad,
+                self.a,
+                self.b,
+                self.step,
+                0.001,
+                decoupled=self.rule == "adamw",
+                weight_decay=0.01,
+            )

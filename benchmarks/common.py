@@ -32,24 +32,33 @@ def dense_inputs(batch, n_in, n_out, dtype=np.float32, seed=0):
 
 def classification_batch(batch, n_in, n_classes, dtype=np.float32, seed=1):
     r = rng(seed)
-    return r.random((batch, n_in), dtype=np.float64).astype(dtype), r.integers(0, n_classes, batch)
+    return r.random((batch, n_in), dtype=np.float64).astype(dtype), r.integers(
+        0, n_classes, batch
+    )
 
 
 def mlp(sizes, seed=0, optimizer=None):
     import fastnn as fnn
 
-    layers = [fnn.Dense(i, o, activation="relu") for i, o in zip(sizes[:-2], sizes[1:-1])]
+    layers = [
+        fnn.Dense(i, o, activation="relu") for i, o in zip(sizes[:-2], sizes[1:-1])
+    ]
     layers.append(fnn.Dense(sizes[-2], sizes[-1]))
     model = fnn.Sequential(layers, seed=seed)
-    model.compile(optimizer=optimizer or fnn.SGD(lr=0.01, momentum=0.9),
-                  loss="cross_entropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=optimizer or fnn.SGD(lr=0.01, momentum=0.9),
+        loss="cross_entropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
 def mnist_dir():
     """The MNIST directory, or None when the data are absent."""
-    candidates = [os.environ.get("FASTNN_DATA_DIR"),
-                  Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"]
+    candidates = [
+        os.environ.get("FASTNN_DATA_DIR"),
+        Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist",
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "train-images-idx3-ubyte.gz").exists():
             return str(candidate)

@@ -55,8 +55,13 @@ def matmul_peak_gflops(n=4096, repeats=5):
 # ------------------------------------------------------------ contenders
 def he_weights(sizes, seed=0):
     rng = np.random.default_rng(seed)
-    return [((rng.standard_normal((i, o)) * np.sqrt(2 / i)).astype(np.float32),
-             np.zeros(o, np.float32)) for i, o in zip(sizes, sizes[1:])]
+    return [
+        (
+            (rng.standard_normal((i, o)) * np.sqrt(2 / i)).astype(np.float32),
+            np.zeros(o, np.float32),
+        )
+        for i, o in zip(sizes, sizes[1:])
+    ]
 
 
 class NumpyMLP:
@@ -110,14 +115,22 @@ class NumpyMLP:
 def make_fastnn(sizes, lr=0.01, seed=0, schedule=None):
     import fastnn as fnn
 
-    layers = [fnn.Dense(i, o, activation="relu") for i, o in zip(sizes[:-2], sizes[1:-1])]
+    layers = [
+        fnn.Dense(i, o, activation="relu") for i, o in zip(sizes[:-2], sizes[1:-1])
+    ]
     layers.append(fnn.Dense(sizes[-2], sizes[-1], init="he"))
     model = fnn.Sequential(layers)
     model.build(seed)
-    model.set_weights(np.concatenate([p.reshape(-1) for pair in he_weights(sizes, seed)
-                                      for p in pair]))
-    model.compile(optimizer=fnn.SGD(lr=lr, momentum=0.9, schedule=schedule),
-                  loss="cross_entropy", metrics=["accuracy"])
+    model.set_weights(
+        np.concatenate(
+            [p.reshape(-1) for pair in he_weights(sizes, seed) for p in pair]
+        )
+    )
+    model.compile(
+        optimizer=fnn.SGD(lr=lr, momentum=0.9, schedule=schedule),
+        loss="cross_entropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -225,7 +238,10 @@ def dense_layer_contenders(batch, n_in=784, n_out=512):
     w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
     b = rng.standard_normal(n_out).astype(np.float32)
     grad = rng.standard_normal((batch, n_out)).astype(np.float32)
-    out, dout = np.empty((batch, n_out), np.float32), np.empty((batch, n_out), np.float32)
+    out, dout = (
+        np.empty((batch, n_out), np.float32),
+        np.empty((batch, n_out), np.float32),
+    )
     dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty_like(b)
 
     def fastnn_layer():
@@ -273,7 +289,7 @@ def mnist_worker(name, max_epochs, target, data_dir):
             t0 = time.perf_counter()
             order = torch.from_numpy(rng.permutation(len(x_train)))
             for lo in range(0, len(x_train), batch):
-                idx = order[lo:lo + batch]
+                idx = order[lo : lo + batch]
                 optimizer.zero_grad(set_to_none=True)
                 loss_fn(model(tx[idx]), ty[idx]).backward()
                 optimizer.step()
@@ -288,7 +304,7 @@ def mnist_worker(name, max_epochs, target, data_dir):
             t0 = time.perf_counter()
             order = rng.permutation(len(x_train))
             for lo in range(0, len(x_train), batch):
-                idx = order[lo:lo + batch]
+                idx = order[lo : lo + batch]
                 model.train_step(x_train[idx], y_train[idx])
             seconds_per_epoch.append(time.perf_counter() - t0)
             epochs_run += 1
@@ -298,9 +314,18 @@ def mnist_worker(name, max_epochs, target, data_dir):
 
         from sklearn.neural_network import MLPClassifier
 
-        model = MLPClassifier(hidden_layer_sizes=BIG[1:-1], solver="sgd", batch_size=batch,
-                              learning_rate_init=lr, momentum=0.9, nesterovs_momentum=False,
-                              max_iter=1, shuffle=True, random_state=0, alpha=0.0)
+        model = MLPClassifier(
+            hidden_layer_sizes=BIG[1:-1],
+            solver="sgd",
+            batch_size=batch,
+            learning_rate_init=lr,
+            momentum=0.9,
+            nesterovs_momentum=False,
+            max_iter=1,
+            shuffle=True,
+            random_state=0,
+            alpha=0.0,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             while epochs_run < max_epochs and accuracy < target:
@@ -311,9 +336,19 @@ def mnist_worker(name, max_epochs, target, data_dir):
                 accuracy = float(model.score(x_test, y_test))
     total = time.perf_counter() - start
     peak_rss_mb = peak_rss_megabytes()
-    print(json.dumps(dict(name=name, seconds=total, epochs=epochs_run, accuracy=accuracy,
-                          reached=accuracy >= target, peak_rss_mb=peak_rss_mb,
-                          seconds_per_epoch=float(np.median(seconds_per_epoch)))))
+    print(
+        json.dumps(
+            dict(
+                name=name,
+                seconds=total,
+                epochs=epochs_run,
+                accuracy=accuracy,
+                reached=accuracy >= target,
+                peak_rss_mb=peak_rss_mb,
+                seconds_per_epoch=float(np.median(seconds_per_epoch)),
+            )
+        )
+    )
 
 
 def peak_rss_megabytes():
@@ -332,8 +367,16 @@ def peak_rss_megabytes():
 def run_mnist_case(names, max_epochs, target, data_dir):
     results = {}
     for name in names:
-        cmd = [sys.executable, __file__, "--mnist-worker", name, "--max-epochs",
-               str(max_epochs), "--target", str(target)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--mnist-worker",
+            name,
+            "--max-epochs",
+            str(max_epochs),
+            "--target",
+            str(target),
+        ]
         if data_dir:
             cmd += ["--data-dir", data_dir]
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -350,12 +393,14 @@ def startup_times():
     import + one training step, each in a fresh process."""
     import tempfile
 
-    code = ("import time; t=time.perf_counter(); import numpy as np, fastnn as fnn; "
-            "m=fnn.Sequential([fnn.Dense(784,512,activation='relu'),fnn.Dense(512,10)],seed=0);"
-            "m.compile(optimizer=fnn.SGD(lr=0.1,momentum=0.9),loss='cross_entropy',"
-            "metrics=['accuracy']); x=np.zeros((128,784),np.float32); y=np.zeros(128,int);"
-            "m.train_on_batch(x,y); m.fit(x,y,epochs=1,verbose=0); m.predict(x);"
-            "print(time.perf_counter()-t)")
+    code = (
+        "import time; t=time.perf_counter(); import numpy as np, fastnn as fnn; "
+        "m=fnn.Sequential([fnn.Dense(784,512,activation='relu'),fnn.Dense(512,10)],seed=0);"
+        "m.compile(optimizer=fnn.SGD(lr=0.1,momentum=0.9),loss='cross_entropy',"
+        "metrics=['accuracy']); x=np.zeros((128,784),np.float32); y=np.zeros(128,int);"
+        "m.train_on_batch(x,y); m.fit(x,y,epochs=1,verbose=0); m.predict(x);"
+        "print(time.perf_counter()-t)"
+    )
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "FASTNN_CACHE_DIR": cache}
         cold = float(subprocess.check_output([sys.executable, "-c", code], env=env))
@@ -386,12 +431,20 @@ def print_case(title, times, flops=None, peak=None):
 
 
 def versions():
-    info = {"python": platform.python_version(), "machine": platform.machine(),
-            "cpu": platform.processor() or "unknown", "cores": os.cpu_count(),
-            "numpy": np.__version__}
+    info = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu": platform.processor() or "unknown",
+        "cores": os.cpu_count(),
+        "numpy": np.__version__,
+    }
     try:
         with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+            names = [
+                line.split(":", 1)[1].strip()
+                for line in f
+                if line.startswith("model name")
+            ]
         info["cpu"] = names[0] if names else info["cpu"]
     except OSError:
         pass
@@ -412,13 +465,22 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="few rounds, short cases")
     parser.add_argument("--json", metavar="FILE", help="write all results as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="plot the scaling case")
-    parser.add_argument("--markdown", metavar="FILE.md",
-                        help="write the results as a Markdown table (for the README)")
-    parser.add_argument("--table-from", metavar="JSON",
-                        help="only render the Markdown table of an earlier --json file")
+    parser.add_argument(
+        "--markdown",
+        metavar="FILE.md",
+        help="write the results as a Markdown table (for the README)",
+    )
+    parser.add_argument(
+        "--table-from",
+        metavar="JSON",
+        help="only render the Markdown table of an earlier --json file",
+    )
     parser.add_argument("--data-dir", default=None, help="MNIST directory")
-    parser.add_argument("--cases", default="kernels,1,2,3,4,5,6,startup",
-                        help="comma-separated subset of cases to run (default: all)")
+    parser.add_argument(
+        "--cases",
+        default="kernels,1,2,3,4,5,6,startup",
+        help="comma-separated subset of cases to run (default: all)",
+    )
     parser.add_argument("--mnist-worker", help=argparse.SUPPRESS)
     parser.add_argument("--max-epochs", type=int, default=10, help=argparse.SUPPRESS)
     parser.add_argument("--target", type=float, default=0.98, help=argparse.SUPPRESS)
@@ -442,15 +504,27 @@ def main(argv=None):
 
     if "kernels" in cases:
         for batch in (128, 1024):
-            times = interleaved(dense_layer_contenders(batch), rounds, 20 if batch == 128 else 4)
+            times = interleaved(
+                dense_layer_contenders(batch), rounds, 20 if batch == 128 else 4
+            )
             flops = 3 * 2 * batch * 784 * 512  # forward, dW and dX products
-            print_case(f"kernels: dense_forward + dense_backward, {batch}x784 -> 512, relu",
-                       times, flops, peak)
+            print_case(
+                f"kernels: dense_forward + dense_backward, {batch}x784 -> 512, relu",
+                times,
+                flops,
+                peak,
+            )
             results["cases"][f"dense_layer_b{batch}"] = {"seconds": times}
 
     for key, title, sizes, batch, calls in [
         ("1_train_b128", "case 1: train step 784-512-512-10, batch 128", BIG, 128, 20),
-        ("2_train_b1024", "case 2: train step 784-512-512-10, batch 1024", BIG, 1024, 4),
+        (
+            "2_train_b1024",
+            "case 2: train step 784-512-512-10, batch 1024",
+            BIG,
+            1024,
+            4,
+        ),
         ("3_train_small", "case 3: train step 32-64-64-10, batch 32", SMALL, 32, 500),
     ]:
         if key[0] not in cases:
@@ -458,7 +532,10 @@ def main(argv=None):
         times = interleaved(train_step_contenders(sizes, batch), rounds, calls)
         flops = train_flops(sizes, batch)
         print_case(title, times, flops, peak)
-        results["cases"][key] = {"seconds": times, "gflops": {k: flops / v / 1e9 for k, v in times.items()}}
+        results["cases"][key] = {
+            "seconds": times,
+            "gflops": {k: flops / v / 1e9 for k, v in times.items()},
+        }
 
     if "4" in cases:
         times = interleaved(inference_contenders(BIG), rounds, 500)
@@ -470,8 +547,10 @@ def main(argv=None):
         results["cases"]["6_scaling"] = scaling_case(quick, args.plot)
     if "startup" in cases:
         cold, warm = startup_times()
-        print(f"\nstartup: cold compile (empty cache) {cold:.2f} s, warm start {warm:.2f} s "
-              "(import + first training steps)")
+        print(
+            f"\nstartup: cold compile (empty cache) {cold:.2f} s, warm start {warm:.2f} s "
+            "(import + first training steps)"
+        )
         results["startup"] = {"cold_s": cold, "warm_s": warm}
     if args.json:
         with open(args.json, "w") as f:
@@ -508,28 +587,48 @@ def markdown_table(results):
         if key not in cases:
             continue
         t = cases[key]["seconds"]
-        cells = [fmt_time(t[n]).strip() if n in t else "-" for n in ("fastnn", "pytorch", "numpy")]
-        ratios = [f"{t['fastnn'] / t[n]:.2f}" if n in t else "-" for n in ("pytorch", "numpy")]
+        cells = [
+            fmt_time(t[n]).strip() if n in t else "-"
+            for n in ("fastnn", "pytorch", "numpy")
+        ]
+        ratios = [
+            f"{t['fastnn'] / t[n]:.2f}" if n in t else "-" for n in ("pytorch", "numpy")
+        ]
         if "gflops" in cases[key]:
             cells[0] += f" ({cases[key]['gflops']['fastnn']:.0f} GFLOP/s)"
         lines.append(f"| {title} | " + " | ".join(cells + ratios) + " |")
     mnist = cases.get("5_mnist") or {}
     if "fastnn" in mnist:
         base = mnist["fastnn"]
-        lines += ["", "| 5. MNIST to 98% | time | epochs | s/epoch | peak RSS | fastnn/other time | "
-                  "fastnn/other RSS | fastnn/other per epoch |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "| 5. MNIST to 98% | time | epochs | s/epoch | peak RSS | fastnn/other time | "
+            "fastnn/other RSS | fastnn/other per epoch |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for name, r in mnist.items():
-            rel = ("-", "-", "-") if name == "fastnn" else (
-                f"{base['seconds'] / r['seconds']:.2f}", f"{base['peak_rss_mb'] / r['peak_rss_mb']:.2f}",
-                f"{base['seconds_per_epoch'] / r['seconds_per_epoch']:.2f}")
-            lines.append(f"| {name} | {r['seconds']:.1f} s | {r['epochs']} | "
-                         f"{r['seconds_per_epoch']:.2f} | {r['peak_rss_mb']:.0f} MB | "
-                         + " | ".join(rel) + " |")
+            rel = (
+                ("-", "-", "-")
+                if name == "fastnn"
+                else (
+                    f"{base['seconds'] / r['seconds']:.2f}",
+                    f"{base['peak_rss_mb'] / r['peak_rss_mb']:.2f}",
+                    f"{base['seconds_per_epoch'] / r['seconds_per_epoch']:.2f}",
+                )
+            )
+            lines.append(
+                f"| {name} | {r['seconds']:.1f} s | {r['epochs']} | "
+                f"{r['seconds_per_epoch']:.2f} | {r['peak_rss_mb']:.0f} MB | "
+                + " | ".join(rel)
+                + " |"
+            )
     if "startup" in results:
-        lines += ["", f"Cold JIT compile (empty cache, import + first steps): "
-                      f"{results['startup']['cold_s']:.1f} s; warm start: "
-                      f"{results['startup']['warm_s']:.2f} s."]
+        lines += [
+            "",
+            f"Cold JIT compile (empty cache, import + first steps): "
+            f"{results['startup']['cold_s']:.1f} s; warm start: "
+            f"{results['startup']['warm_s']:.2f} s.",
+        ]
     return "\n".join(lines)
 
 
@@ -544,8 +643,10 @@ def mnist_case(quick, data_dir):
     if not quick:
         names.append("numpy")
     max_epochs = 1 if quick else 10
-    print(f"\ncase 5: MNIST to {'(1 epoch, quick)' if quick else '>= 98% test accuracy'}"
-          " (784-512-512-10, SGD 0.05 m0.9, cosine, batch 128), own process each")
+    print(
+        f"\ncase 5: MNIST to {'(1 epoch, quick)' if quick else '>= 98% test accuracy'}"
+        " (784-512-512-10, SGD 0.05 m0.9, cosine, batch 128), own process each"
+    )
     try:
         mnist = run_mnist_case(names, max_epochs, 0.98, data_dir)
     except Exception as exc:  # data missing: say so and go on
@@ -553,33 +654,49 @@ def mnist_case(quick, data_dir):
         print(f"  skipped: {exc}")
     base = mnist.get("fastnn")
     for name, r in mnist.items():
-        line = (f"  {name:8s} {r['seconds']:7.2f} s  {r['epochs']} epochs  acc "
-                f"{r['accuracy']:.4f}  {r['seconds_per_epoch']:.2f} s/epoch  peak RSS "
-                f"{r['peak_rss_mb']:.0f} MB")
+        line = (
+            f"  {name:8s} {r['seconds']:7.2f} s  {r['epochs']} epochs  acc "
+            f"{r['accuracy']:.4f}  {r['seconds_per_epoch']:.2f} s/epoch  peak RSS "
+            f"{r['peak_rss_mb']:.0f} MB"
+        )
         if base and name != "fastnn":
-            line += (f"  time fastnn/{name} = {base['seconds'] / r['seconds']:.3f}, "
-                     f"RSS = {base['peak_rss_mb'] / r['peak_rss_mb']:.3f}, per-epoch "
-                     f"= {base['seconds_per_epoch'] / r['seconds_per_epoch']:.3f}")
+            line += (
+                f"  time fastnn/{name} = {base['seconds'] / r['seconds']:.3f}, "
+                f"RSS = {base['peak_rss_mb'] / r['peak_rss_mb']:.3f}, per-epoch "
+                f"= {base['seconds_per_epoch'] / r['seconds_per_epoch']:.3f}"
+            )
         print(line)
     return mnist
 
 
 def scaling_case(quick, plot):
-    print("\ncase 6: scaling (fastnn train step; 784-W-W-10 at batch 128 / 784-512-512-10)")
+    print(
+        "\ncase 6: scaling (fastnn train step; 784-W-W-10 at batch 128 / 784-512-512-10)"
+    )
     batches = [1, 16, 128, 1024] if quick else [1, 4, 16, 64, 256, 1024, 4096]
     widths = [64, 512] if quick else [64, 256, 1024, 2048, 4096]
     scaling = {"batch": {}, "width": {}}
     for batch in batches:
-        t = interleaved({"fastnn": train_step_contenders(BIG, batch, False)["fastnn"]},
-                        3 if quick else 7, 2)["fastnn"]
+        t = interleaved(
+            {"fastnn": train_step_contenders(BIG, batch, False)["fastnn"]},
+            3 if quick else 7,
+            2,
+        )["fastnn"]
         scaling["batch"][batch] = t
-        print(f"  batch {batch:5d}: {fmt_time(t)}  {train_flops(BIG, batch) / t / 1e9:6.1f} GFLOP/s")
+        print(
+            f"  batch {batch:5d}: {fmt_time(t)}  {train_flops(BIG, batch) / t / 1e9:6.1f} GFLOP/s"
+        )
     for width in widths:
         sizes = (784, width, width, 10)
-        t = interleaved({"fastnn": train_step_contenders(sizes, 128, False)["fastnn"]},
-                        3 if quick else 7, 2)["fastnn"]
+        t = interleaved(
+            {"fastnn": train_step_contenders(sizes, 128, False)["fastnn"]},
+            3 if quick else 7,
+            2,
+        )["fastnn"]
         scaling["width"][width] = t
-        print(f"  width {width:5d}: {fmt_time(t)}  {train_flops(sizes, 128) / t / 1e9:6.1f} GFLOP/s")
+        print(
+            f"  width {width:5d}: {fmt_time(t)}  {train_flops(sizes, 128) / t / 1e9:6.1f} GFLOP/s"
+        )
     if plot:
         plot_scaling(scaling, plot)
     return scaling
@@ -595,7 +712,10 @@ def plot_scaling(scaling, path):
         print("  (matplotlib not installed: no plot)")
         return
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key, label in ((axes[0], "batch", "batch size"), (axes[1], "width", "hidden width")):
+    for ax, key, label in (
+        (axes[0], "batch", "batch size"),
+        (axes[1], "width", "hidden width"),
+    ):
         xs = list(scaling[key])
         ax.loglog(xs, [scaling[key][x] * 1e3 for x in xs], "o-")
         ax.set_xlabel(label)

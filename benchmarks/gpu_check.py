@@ -33,15 +33,38 @@ def ensure_fastnn():
     try:
         import fastnn  # noqa: F401
     except ImportError:
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                               "--no-build-isolation", "-e", str(ROOT)])
+        subprocess.check_call(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--no-build-isolation",
+                "-e",
+                str(ROOT),
+            ]
+        )
 
 
 def run_cuda_tests(out_dir):
     log = out_dir / "cuda_tests.log" if out_dir else None
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "tests" / "cuda"), "-q",
-                           "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(ROOT / "tests" / "cuda"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if log:
         log.write_text(proc.stdout + proc.stderr)
     summary = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
@@ -67,9 +90,8 @@ def gpu_timer(fn, sync, rounds=15, calls=10):
 
 def fastnn_gpu_step(sizes, batch):
     """A device-resident training step: inputs already on the GPU, as torch's."""
-    import numpy as np
-
     import compare
+    import numpy as np
 
     model = compare.make_fastnn(sizes).to("cuda")
     rng = np.random.default_rng(1)
@@ -81,10 +103,9 @@ def fastnn_gpu_step(sizes, batch):
 
 
 def torch_gpu_step(sizes, batch):
+    import compare
     import numpy as np
     import torch
-
-    import compare
 
     model, optimizer = compare.make_torch(sizes)
     model = model.cuda()
@@ -103,23 +124,26 @@ def torch_gpu_step(sizes, batch):
 
 
 def step_cases():
+    import compare
     import numpy as np
     import torch
     from numba import cuda
-
-    import compare
 
     def sync():
         cuda.synchronize()
         torch.cuda.synchronize()
 
     rows = {}
-    for key, sizes, batch in (("1 train b128", compare.BIG, 128),
-                              ("2 train b1024", compare.BIG, 1024),
-                              ("3 train small b32", compare.SMALL, 32)):
-        rows[key] = {"fastnn": gpu_timer(fastnn_gpu_step(sizes, batch), sync),
-                     "pytorch": gpu_timer(torch_gpu_step(sizes, batch), sync),
-                     "gflop": compare.train_flops(sizes, batch) / 1e9}
+    for key, sizes, batch in (
+        ("1 train b128", compare.BIG, 128),
+        ("2 train b1024", compare.BIG, 1024),
+        ("3 train small b32", compare.SMALL, 32),
+    ):
+        rows[key] = {
+            "fastnn": gpu_timer(fastnn_gpu_step(sizes, batch), sync),
+            "pytorch": gpu_timer(torch_gpu_step(sizes, batch), sync),
+            "gflop": compare.train_flops(sizes, batch) / 1e9,
+        }
     x = np.random.default_rng(2).random((1, 784), dtype=np.float32)
     model = compare.make_fastnn(compare.BIG).to("cuda")
     tmodel, _ = compare.make_torch(compare.BIG)
@@ -130,31 +154,42 @@ def step_cases():
         with torch.inference_mode():
             return tmodel(tx).cpu()  # both return host arrays
 
-    rows["4 infer b1"] = {"fastnn": gpu_timer(lambda: model.predict(x), sync),
-                          "pytorch": gpu_timer(torch_infer, sync), "gflop": None}
+    rows["4 infer b1"] = {
+        "fastnn": gpu_timer(lambda: model.predict(x), sync),
+        "pytorch": gpu_timer(torch_infer, sync),
+        "gflop": None,
+    }
     return rows
 
 
 def mnist_to_98(device, data_dir, max_epochs=10):
-    import fastnn as fnn
-
     import compare
+
+    import fastnn as fnn
 
     start = time.perf_counter()
     (x_train, y_train), (x_test, y_test) = fnn.datasets.load_mnist(data_dir)
-    model = compare.make_fastnn(compare.BIG, lr=0.05, schedule=fnn.CosineDecay(max_epochs))
+    model = compare.make_fastnn(
+        compare.BIG, lr=0.05, schedule=fnn.CosineDecay(max_epochs)
+    )
     model.to(device)
     accuracy, epochs = 0.0, 0
     while epochs < max_epochs and accuracy < 0.98:
         model.fit(x_train, y_train, epochs=1, batch_size=128, seed=0, verbose=0)
         epochs += 1
         accuracy = model.evaluate(x_test, y_test)["accuracy"]
-    return {"seconds": time.perf_counter() - start, "epochs": epochs, "accuracy": accuracy}
+    return {
+        "seconds": time.perf_counter() - start,
+        "epochs": epochs,
+        "accuracy": accuracy,
+    }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=os.environ.get("OUT"), help="directory for logs/JSON")
+    parser.add_argument(
+        "--out", default=os.environ.get("OUT"), help="directory for logs/JSON"
+    )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--skip-tests", action="store_true")
     args = parser.parse_args(argv)
@@ -169,17 +204,27 @@ def main(argv=None):
     if not args.skip_tests:
         results["tests"] = run_cuda_tests(out_dir)
     results["steps"] = step_cases()
-    print(f"\n{'case':20s} {'fastnn GPU':>12s} {'PyTorch GPU':>12s} {'ratio':>7s} {'GFLOP/s':>9s}")
+    print(
+        f"\n{'case':20s} {'fastnn GPU':>12s} {'PyTorch GPU':>12s} {'ratio':>7s} {'GFLOP/s':>9s}"
+    )
     for key, row in results["steps"].items():
         gflops = f"{row['gflop'] / row['fastnn']:9.1f}" if row["gflop"] else " " * 9
-        print(f"{key:20s} {row['fastnn'] * 1e3:10.3f}ms {row['pytorch'] * 1e3:10.3f}ms "
-              f"{row['fastnn'] / row['pytorch']:7.3f} {gflops}")
+        print(
+            f"{key:20s} {row['fastnn'] * 1e3:10.3f}ms {row['pytorch'] * 1e3:10.3f}ms "
+            f"{row['fastnn'] / row['pytorch']:7.3f} {gflops}"
+        )
     try:
-        results["mnist"] = {dev: mnist_to_98(dev, args.data_dir) for dev in ("cuda", "cpu")}
+        results["mnist"] = {
+            dev: mnist_to_98(dev, args.data_dir) for dev in ("cuda", "cpu")
+        }
         for dev, r in results["mnist"].items():
-            print(f"MNIST to 98% on {dev}: {r['seconds']:.1f} s, {r['epochs']} epochs, "
-                  f"accuracy {r['accuracy']:.4f}")
-        print(f"GPU/CPU time ratio: {results['mnist']['cuda']['seconds'] / results['mnist']['cpu']['seconds']:.3f}")
+            print(
+                f"MNIST to 98% on {dev}: {r['seconds']:.1f} s, {r['epochs']} epochs, "
+                f"accuracy {r['accuracy']:.4f}"
+            )
+        print(
+            f"GPU/CPU time ratio: {results['mnist']['cuda']['seconds'] / results['mnist']['cpu']['seconds']:.3f}"
+        )
     except Exception as exc:  # no data on the machine: report, keep the rest
         print(f"MNIST skipped: {exc}")
     if out_dir:

@@ -75,7 +75,9 @@ def main():
     biases = [np.zeros(o, np.float32) for _, o in pairs]
     acts = [rng.random((BATCH, SIZES[0]), dtype=np.float32)]
     acts += [np.empty((BATCH, o), np.float32) for _, o in pairs]
-    grads = [None] + [rng.standard_normal((BATCH, o)).astype(np.float32) for _, o in pairs]
+    grads = [None] + [
+        rng.standard_normal((BATCH, o)).astype(np.float32) for _, o in pairs
+    ]
     dweights = [np.empty_like(w) for w in weights]
     dbiases = [np.empty_like(b) for b in biases]
     params = np.zeros(sum(w.size for w in weights), np.float32)
@@ -84,12 +86,24 @@ def main():
 
     def serial_step():
         for k in range(len(pairs)):
-            dense.dense_forward(acts[k], weights[k], biases[k], acts[k + 1],
-                                "relu" if k < last else "identity")
+            dense.dense_forward(
+                acts[k],
+                weights[k],
+                biases[k],
+                acts[k + 1],
+                "relu" if k < last else "identity",
+            )
         for k in range(last, -1, -1):
-            dense.dense_backward(acts[k], weights[k], acts[k + 1], grads[k + 1],
-                                 grads[k] if k else None, dweights[k], dbiases[k],
-                                 "relu" if k < last else "identity")
+            dense.dense_backward(
+                acts[k],
+                weights[k],
+                acts[k + 1],
+                grads[k + 1],
+                grads[k] if k else None,
+                dweights[k],
+                dbiases[k],
+                "relu" if k < last else "identity",
+            )
         optim.sgd_update(params, flat_grads, velocity, 2, 0.001, 0.9)
 
     def parallel_step():
@@ -98,14 +112,17 @@ def main():
             parallel_bias_relu(acts[k + 1], biases[k])
         for k in range(last, -1, -1):
             parallel_relu_grad_bias(acts[k + 1], grads[k + 1], dbiases[k])
-            products_backward(acts[k], weights[k], grads[k + 1],
-                              grads[k] if k else None, dweights[k])
+            products_backward(
+                acts[k], weights[k], grads[k + 1], grads[k] if k else None, dweights[k]
+            )
         parallel_sgd(params, flat_grads, velocity, np.float32(0.001), np.float32(0.9))
 
     print(f"numba {numba.__version__}, {numba.get_num_threads()} threads")
     print(f"serial fused step    {median_ms(serial_step):7.2f} ms")
-    print(f"prange epilogue step {median_ms(parallel_step):7.2f} ms "
-          f"(threading layer {numba.threading_layer()})")
+    print(
+        f"prange epilogue step {median_ms(parallel_step):7.2f} ms "
+        f"(threading layer {numba.threading_layer()})"
+    )
 
 
 if __name__ == "__main__":

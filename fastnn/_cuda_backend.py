@@ -52,7 +52,9 @@ class CUDABackend:
         return array.copy_to_host()
 
     def copy_into(self, dst, src):
-        dst.copy_to_device(np.ascontiguousarray(src) if isinstance(src, np.ndarray) else src)
+        dst.copy_to_device(
+            np.ascontiguousarray(src) if isinstance(src, np.ndarray) else src
+        )
 
     def take_rows(self, source, indices, out):
         _gather_rows[grid_1d(out.size)](source, indices, out)

@@ -29,7 +29,9 @@ def features(x, n_features, dtype, name="x"):
             f"(1, {n_features}) (e.g. x[None, :])"
         )
     if array.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array (samples, features), got shape {array.shape}")
+        raise ValueError(
+            f"{name}: expected a 2-D array (samples, features), got shape {array.shape}"
+        )
     if array.shape[0] == 0:
         raise ValueError(f"{name}: is empty (0 samples)")
     if array.shape[1] != n_features:
@@ -58,7 +60,9 @@ def labels(y, n_samples, n_classes, name="y"):
         if not np.isfinite(array).all() or np.any(array != np.round(array)):
             raise ValueError(f"{name}: class labels must be whole numbers")
     elif array.dtype.kind not in "iub":
-        raise ValueError(f"{name}: expected integer class labels, got dtype {array.dtype}")
+        raise ValueError(
+            f"{name}: expected integer class labels, got dtype {array.dtype}"
+        )
     array = np.ascontiguousarray(array, dtype=np.int64)
     low, high = value_range(array)
     if low < 0 or high >= n_classes:
@@ -89,9 +93,7 @@ def targets(y, n_samples, n_outputs, dtype, name="y"):
 
 def _check_length(name, array, n_samples):
     if array.shape[0] != n_samples:
-        raise ValueError(
-            f"{name}: has {array.shape[0]} samples but x has {n_samples}"
-        )
+        raise ValueError(f"{name}: has {array.shape[0]} samples but x has {n_samples}")
 
 
 def batch_size(value, n_samples):

@@ -28,8 +28,14 @@ class EarlyStopping:
     epochs; with ``restore_best_weights`` the model ends with the best epoch's
     weights. ``mode``: "min", "max", or "auto" (max for accuracy, else min)."""
 
-    def __init__(self, monitor="val_loss", patience=3, min_delta=0.0,
-                 mode="auto", restore_best_weights=True):
+    def __init__(
+        self,
+        monitor="val_loss",
+        patience=3,
+        min_delta=0.0,
+        mode="auto",
+        restore_best_weights=True,
+    ):
         if int(patience) < 0:
             raise ValueError(f"patience: must be >= 0, got {patience!r}")
         if mode not in ("auto", "min", "max"):
@@ -55,8 +61,11 @@ class EarlyStopping:
                 f"metrics {sorted(logs)} (val_* needs validation data)"
             )
         value = logs[self.monitor]
-        better = (value > self.best + self.min_delta if self.mode == "max"
-                  else value < self.best - self.min_delta)
+        better = (
+            value > self.best + self.min_delta
+            if self.mode == "max"
+            else value < self.best - self.min_delta
+        )
         if better:
             self.best, self.wait = value, 0
             if self.restore_best_weights:

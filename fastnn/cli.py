@@ -14,48 +14,80 @@ def _hidden(text):
     try:
         sizes = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated ints, got {text!r}"
+        ) from None
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError("hidden sizes must be positive")
     return sizes
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fastnn", description="Neural networks from scratch, fast.")
+    parser = argparse.ArgumentParser(
+        prog="fastnn", description="Neural networks from scratch, fast."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train an MLP on MNIST")
-    train.add_argument("--hidden", type=_hidden, default=[512, 512],
-                       help="hidden layer sizes, comma-separated (default 512,512)")
-    train.add_argument("--activation", default="relu",
-                       choices=["relu", "leaky_relu", "sigmoid", "tanh"])
+    train.add_argument(
+        "--hidden",
+        type=_hidden,
+        default=[512, 512],
+        help="hidden layer sizes, comma-separated (default 512,512)",
+    )
+    train.add_argument(
+        "--activation",
+        default="relu",
+        choices=["relu", "leaky_relu", "sigmoid", "tanh"],
+    )
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw"])
-    train.add_argument("--lr", type=float, default=None,
-                       help="learning rate (default 0.05 for sgd, 0.001 for adam/adamw)")
+    train.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate (default 0.05 for sgd, 0.001 for adam/adamw)",
+    )
     train.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    train.add_argument("--schedule", default="cosine", choices=["constant", "cosine", "step"],
-                       help="learning-rate schedule over the epochs (default cosine)")
+    train.add_argument(
+        "--schedule",
+        default="cosine",
+        choices=["constant", "cosine", "step"],
+        help="learning-rate schedule over the epochs (default cosine)",
+    )
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--data-dir", default=None, help="directory with the MNIST files")
-    train.add_argument("--save", default=None, metavar="PATH", help="save the model here")
+    train.add_argument(
+        "--data-dir", default=None, help="directory with the MNIST files"
+    )
+    train.add_argument(
+        "--save", default=None, metavar="PATH", help="save the model here"
+    )
     train.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     train.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    train.add_argument("--json", action="store_true",
-                       help="print the results as one JSON object on the last line")
+    train.add_argument(
+        "--json",
+        action="store_true",
+        help="print the results as one JSON object on the last line",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    evaluate = sub.add_parser("evaluate", help="evaluate a saved model on the MNIST test set")
+    evaluate = sub.add_parser(
+        "evaluate", help="evaluate a saved model on the MNIST test set"
+    )
     evaluate.add_argument("model")
     evaluate.add_argument("--data-dir", default=None)
     evaluate.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     evaluate.add_argument("--json", action="store_true")
 
-    predict = sub.add_parser("predict", help="predict with a saved model on a .npy array")
+    predict = sub.add_parser(
+        "predict", help="predict with a saved model on a .npy array"
+    )
     predict.add_argument("model")
     predict.add_argument("input", help=".npy file of shape (N, features)")
-    predict.add_argument("--output", default=None, help="write outputs to this .npy file")
+    predict.add_argument(
+        "--output", default=None, help="write outputs to this .npy file"
+    )
     predict.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
 
     sub.add_parser("info", help="versions, threads, BLAS, cache dir, CUDA")
@@ -67,14 +99,22 @@ def _train(args):
 
     (x_train, y_train), (x_test, y_test) = fnn.datasets.load_mnist(args.data_dir)
     sizes = [x_train.shape[1], *args.hidden]
-    layers = [fnn.Dense(a, b, activation=args.activation) for a, b in zip(sizes, sizes[1:])]
+    layers = [
+        fnn.Dense(a, b, activation=args.activation) for a, b in zip(sizes, sizes[1:])
+    ]
     layers.append(fnn.Dense(sizes[-1], 10))
     model = fnn.Sequential(layers, dtype=args.dtype, device=args.device)
-    schedule = {"constant": fnn.Constant(), "cosine": fnn.CosineDecay(max(args.epochs, 1)),
-                "step": fnn.StepDecay(max(args.epochs // 3, 1), 0.1)}[args.schedule]
+    schedule = {
+        "constant": fnn.Constant(),
+        "cosine": fnn.CosineDecay(max(args.epochs, 1)),
+        "step": fnn.StepDecay(max(args.epochs // 3, 1), 0.1),
+    }[args.schedule]
     if args.optimizer == "sgd":
-        optimizer = fnn.SGD(lr=0.05 if args.lr is None else args.lr,
-                            momentum=args.momentum, schedule=schedule)
+        optimizer = fnn.SGD(
+            lr=0.05 if args.lr is None else args.lr,
+            momentum=args.momentum,
+            schedule=schedule,
+        )
     else:
         cls = fnn.Adam if args.optimizer == "adam" else fnn.AdamW
         optimizer = cls(lr=0.001 if args.lr is None else args.lr, schedule=schedule)
@@ -82,8 +122,14 @@ def _train(args):
     if not args.json:
         model.summary()
     start = time.perf_counter()
-    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                        seed=args.seed, verbose=0 if args.quiet else 1)
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        verbose=0 if args.quiet else 1,
+    )
     train_time = time.perf_counter() - start
     result = model.evaluate(x_test, y_test)
     summary = {
@@ -92,7 +138,9 @@ def _train(args):
         "train_loss": history["loss"][-1] if history.epoch else None,
         "epochs": args.epochs,
         "wall_time_s": train_time,
-        "samples_per_s": len(x_train) * args.epochs / train_time if train_time else None,
+        "samples_per_s": len(x_train) * args.epochs / train_time
+        if train_time
+        else None,
         "device": args.device,
     }
     if args.save:
@@ -101,9 +149,11 @@ def _train(args):
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"test accuracy {summary['test_accuracy']:.4f}  test loss "
-              f"{summary['test_loss']:.4f}  wall time {train_time:.1f}s  "
-              f"{summary['samples_per_s']:,.0f} samples/s")
+        print(
+            f"test accuracy {summary['test_accuracy']:.4f}  test loss "
+            f"{summary['test_loss']:.4f}  wall time {train_time:.1f}s  "
+            f"{summary['samples_per_s']:,.0f} samples/s"
+        )
         if args.save:
             print(f"saved to {args.save}")
 
@@ -113,11 +163,16 @@ def _evaluate(args):
 
     model = fnn.load_model(args.model, device=args.device)
     if model.loss is None:
-        raise SystemExit("fastnn: the model was saved without compile(); cannot evaluate")
+        raise SystemExit(
+            "fastnn: the model was saved without compile(); cannot evaluate"
+        )
     _, (x_test, y_test) = fnn.datasets.load_mnist(args.data_dir)
     result = model.evaluate(x_test, y_test)
-    print(json.dumps(result) if args.json else
-          "  ".join(f"{k} {v:.4f}" for k, v in result.items()))
+    print(
+        json.dumps(result)
+        if args.json
+        else "  ".join(f"{k} {v:.4f}" for k, v in result.items())
+    )
 
 
 def _predict(args):
@@ -149,12 +204,17 @@ def info_lines():
         "fastnn kernels are serial, BLAS is threaded",
     ]
     try:
+        import scipy.linalg.cython_blas  # noqa: F401 - the BLAS the kernels call
         from threadpoolctl import threadpool_info
 
         for pool in threadpool_info():
-            lines.append(f"BLAS: {pool.get('internal_api')} {pool.get('version')} "
-                         f"({pool.get('threading_layer')}, {pool.get('num_threads')} threads, "
-                         f"{pool.get('architecture')}) from {pool.get('filepath')}")
+            if pool.get("user_api") != "blas":
+                continue
+            lines.append(
+                f"BLAS: {pool.get('internal_api')} {pool.get('version')} "
+                f"({pool.get('threading_layer')}, {pool.get('num_threads')} threads, "
+                f"{pool.get('architecture')}) from {pool.get('filepath')}"
+            )
     except ImportError:
         lines.append("BLAS: install threadpoolctl to see which BLAS is loaded")
     lines.append(f"kernel cache: {kernels.cache_dir() or 'disabled'}")
@@ -163,7 +223,9 @@ def info_lines():
         from numba import cuda
 
         dev = cuda.get_current_device()
-        lines.append(f"CUDA: available ({dev.name.decode() if isinstance(dev.name, bytes) else dev.name})")
+        lines.append(
+            f"CUDA: available ({dev.name.decode() if isinstance(dev.name, bytes) else dev.name})"
+        )
     else:
         lines.append(f"CUDA: unavailable ({reason})")
     return lines

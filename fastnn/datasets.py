@@ -11,16 +11,20 @@ MNIST_FILES = {
     # name: (SHA-256 of the decompressed IDX file, MD5 of the official .gz)
     "train-images-idx3-ubyte": (
         "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-        "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    ),
     "train-labels-idx1-ubyte": (
         "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-        "d53e105ee54ea40749a09fcbcd1e9432"),
+        "d53e105ee54ea40749a09fcbcd1e9432",
+    ),
     "t10k-images-idx3-ubyte": (
         "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        "9fb629c4189551a2d022fa330f9573f3"),
+        "9fb629c4189551a2d022fa330f9573f3",
+    ),
     "t10k-labels-idx1-ubyte": (
         "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-        "ec29112dd5afa0611ce80d1b7f02629c"),
+        "ec29112dd5afa0611ce80d1b7f02629c",
+    ),
 }
 MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -34,7 +38,9 @@ class DatasetError(ValueError):
 
 def default_cache_dir():
     """``$XDG_CACHE_HOME/fastnn/mnist`` (default ``~/.cache/fastnn/mnist``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
     return Path(base) / "fastnn" / "mnist"
 
 
@@ -54,7 +60,9 @@ def _read_verified(path, name):
         else:
             data = path.read_bytes()
     except (OSError, EOFError) as exc:
-        raise DatasetError(f"{path}: cannot be read ({exc}); delete it and retry") from None
+        raise DatasetError(
+            f"{path}: cannot be read ({exc}); delete it and retry"
+        ) from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != MNIST_FILES[name][0]:
         raise DatasetError(
@@ -68,14 +76,20 @@ def _read_verified(path, name):
 def parse_idx(data, expected_ndim, source="data"):
     """A uint8 IDX byte string (magic 0x0000 08 <ndim>) as a NumPy array."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise DatasetError(f"{source}: not an unsigned-byte IDX file (bad magic number)")
+        raise DatasetError(
+            f"{source}: not an unsigned-byte IDX file (bad magic number)"
+        )
     ndim = data[3]
     if ndim != expected_ndim:
-        raise DatasetError(f"{source}: expected {expected_ndim} dimensions, header says {ndim}")
+        raise DatasetError(
+            f"{source}: expected {expected_ndim} dimensions, header says {ndim}"
+        )
     header_end = 4 + 4 * ndim
     if len(data) < header_end:
         raise DatasetError(f"{source}: truncated IDX header")
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
     if len(data) - header_end != int(np.prod(shape)):
         raise DatasetError(
             f"{source}: header promises shape {shape} but holds {len(data) - header_end} bytes"
@@ -87,13 +101,18 @@ def _download(name, directory):
     try:
         import pooch
     except ImportError:  # pragma: no cover - pooch is a dependency
-        raise DatasetError("downloading MNIST needs pooch (pip install pooch)") from None
+        raise DatasetError(
+            "downloading MNIST needs pooch (pip install pooch)"
+        ) from None
     errors = []
     for mirror in MNIST_MIRRORS:
         try:
             path = pooch.retrieve(
-                url=f"{mirror}{name}.gz", known_hash=f"md5:{MNIST_FILES[name][1]}",
-                fname=f"{name}.gz", path=directory, progressbar=False,
+                url=f"{mirror}{name}.gz",
+                known_hash=f"md5:{MNIST_FILES[name][1]}",
+                fname=f"{name}.gz",
+                path=directory,
+                progressbar=False,
             )
             return Path(path)
         except Exception as exc:  # network errors come in many types
@@ -118,7 +137,9 @@ def _find_directory(path):
             return directory
         if origin == "path":
             missing = [n for n in MNIST_FILES if not _local_file(directory, n)]
-            raise DatasetError(f"{directory}: missing MNIST files {missing} (.gz or raw IDX)")
+            raise DatasetError(
+                f"{directory}: missing MNIST files {missing} (.gz or raw IDX)"
+            )
     return None
 
 
@@ -144,7 +165,9 @@ def load_mnist(path=None, download=True):
     arrays = {}
     for name in MNIST_FILES:
         file = _local_file(directory, name)
-        raw = parse_idx(_read_verified(file, name), 3 if "images" in name else 1, str(file))
+        raw = parse_idx(
+            _read_verified(file, name), 3 if "images" in name else 1, str(file)
+        )
         if "images" in name:
             # one float32 copy, scaled in place: no second full-size temporary
             values = raw.reshape(len(raw), -1).astype(np.float32)

@@ -14,14 +14,20 @@ def gradient_check(model, x, y, loss=None, eps=1e-5, max_params=200, seed=0):
     rounding noise (~1e-10 at eps=1e-5) would swamp their relative error.
     Relative errors below ~1e-5 mean backprop is right; ~1e-2 means a bug.
     """
-    from fastnn.model import Sequential
     from fastnn import losses as losses_module
     from fastnn.layers import from_config
+    from fastnn.model import Sequential
 
-    loss = losses_module.get(loss if loss is not None else (model.loss or "cross_entropy"))
-    clone = Sequential([from_config({"class": type(layer).__name__,
-                                     "config": layer.get_config()}) for layer in model.layers],
-                       dtype="float64")
+    loss = losses_module.get(
+        loss if loss is not None else (model.loss or "cross_entropy")
+    )
+    clone = Sequential(
+        [
+            from_config({"class": type(layer).__name__, "config": layer.get_config()})
+            for layer in model.layers
+        ],
+        dtype="float64",
+    )
     clone.set_weights(model.get_weights().astype(np.float64))
     clone.loss = loss
     x, y = clone._check_xy(x, y)
@@ -55,5 +61,8 @@ def gradient_check(model, x, y, loss=None, eps=1e-5, max_params=200, seed=0):
         numeric[k] = (up - down) / (2 * eps)
     abs_err = np.abs(analytic[chosen] - numeric)
     rel_err = abs_err / np.maximum(np.abs(analytic[chosen]) + np.abs(numeric), 1e-6)
-    return {"max_abs_error": float(abs_err.max()),
-            "max_relative_error": float(rel_err.max()), "checked": int(len(chosen))}
+    return {
+        "max_abs_error": float(abs_err.max()),
+        "max_relative_error": float(rel_err.max()),
+        "checked": int(len(chosen)),
+    }

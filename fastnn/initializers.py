@@ -41,5 +41,7 @@ def default_for(activation):
 
 def get(name):
     if name not in INITIALIZERS:
-        raise ValueError(f"init: unknown {name!r}; expected one of {tuple(INITIALIZERS)}")
+        raise ValueError(
+            f"init: unknown {name!r}; expected one of {tuple(INITIALIZERS)}"
+        )
     return INITIALIZERS[name]

@@ -53,10 +53,18 @@ class Dense(Layer):
 
     param_names = ("W", "b")
 
-    def __init__(self, in_features, out_features, activation=None, init=None,
-                 negative_slope=0.01):
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    def __init__(
+        self, in_features, out_features, activation=None, init=None, negative_slope=0.01
+    ):
+        for name, value in (
+            ("in_features", in_features),
+            ("out_features", out_features),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or value < 1
+            ):
                 raise ValueError(f"{name}: expected a positive int, got {value!r}")
         if activation == "softmax":
             raise ValueError(
@@ -100,16 +108,31 @@ class Dense(Layer):
         self.dW, self.db = grads
 
     def forward(self, ops, x, out, training):
-        ops.dense_forward(x, self.W, self.b, out, self.kernel_activation, self.negative_slope)
+        ops.dense_forward(
+            x, self.W, self.b, out, self.kernel_activation, self.negative_slope
+        )
 
     def backward(self, ops, x, out, dout, dx):
-        ops.dense_backward(x, self.W, out, dout, dx, self.dW, self.db,
-                           self.kernel_activation, self.negative_slope)
+        ops.dense_backward(
+            x,
+            self.W,
+            out,
+            dout,
+            dx,
+            self.dW,
+            self.db,
+            self.kernel_activation,
+            self.negative_slope,
+        )
 
     def get_config(self):
-        return dict(in_features=self.in_features, out_features=self.out_features,
-                    activation=self.activation, init=self.init,
-                    negative_slope=self.negative_slope)
+        return dict(
+            in_features=self.in_features,
+            out_features=self.out_features,
+            activation=self.activation,
+            init=self.init,
+            negative_slope=self.negative_slope,
+        )
 
 
 class Activation(Layer):
@@ -201,13 +224,28 @@ class DenseWithActivation(Layer):
 
     def forward(self, ops, x, out, training):
         d = self.dense
-        ops.dense_forward(x, d.W, d.b, out, self.activation.kernel_name,
-                          self.activation.negative_slope)
+        ops.dense_forward(
+            x,
+            d.W,
+            d.b,
+            out,
+            self.activation.kernel_name,
+            self.activation.negative_slope,
+        )
 
     def backward(self, ops, x, out, dout, dx):
         d = self.dense
-        ops.dense_backward(x, d.W, out, dout, dx, d.dW, d.db,
-                           self.activation.kernel_name, self.activation.negative_slope)
+        ops.dense_backward(
+            x,
+            d.W,
+            out,
+            dout,
+            dx,
+            d.dW,
+            d.db,
+            self.activation.kernel_name,
+            self.activation.negative_slope,
+        )
 
 
 def fuse(layers):
@@ -217,8 +255,11 @@ def fuse(layers):
     while i < len(layers):
         layer = layers[i]
         nxt = layers[i + 1] if i + 1 < len(layers) else None
-        if (isinstance(layer, Dense) and layer.activation is None
-                and isinstance(nxt, Activation)):
+        if (
+            isinstance(layer, Dense)
+            and layer.activation is None
+            and isinstance(nxt, Activation)
+        ):
             stages.append(DenseWithActivation(layer, nxt))
             i += 2
         else:
@@ -227,8 +268,10 @@ def fuse(layers):
     return stages
 
 
-LAYER_CLASSES = {cls.__name__: cls for cls in
-                 (Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Dropout)}
+LAYER_CLASSES = {
+    cls.__name__: cls
+    for cls in (Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Dropout)
+}
 
 
 def from_config(entry):

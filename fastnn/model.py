@@ -44,8 +44,10 @@ class _Buffers:
         self.acts = [be.empty((batch, w), dtype) for w in widths]
         # grads[0] (dL/dx of the input) is never needed
         self.grads = [None] + [be.empty((batch, w), dtype) for w in widths[1:]]
-        self.noise = [be.empty((batch, widths[i]), dtype) if s.needs_noise else None
-                      for i, s in enumerate(model._stages)]
+        self.noise = [
+            be.empty((batch, widths[i]), dtype) if s.needs_noise else None
+            for i, s in enumerate(model._stages)
+        ]
         self.stack_outs = tuple(self.acts[1:])
         self.stack_douts = tuple(self.grads[1:])
         if model.loss is not None and model.loss.target_kind == "labels":
@@ -70,9 +72,13 @@ class Sequential:
             raise ValueError("layers: a Sequential needs at least one layer")
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
-                raise TypeError(f"layers[{i}]: expected a fastnn layer, got {type(layer).__name__}")
+                raise TypeError(
+                    f"layers[{i}]: expected a fastnn layer, got {type(layer).__name__}"
+                )
         if not hasattr(layers[0], "in_features"):
-            raise ValueError("layers[0]: the first layer must be a Dense layer (it fixes the input width)")
+            raise ValueError(
+                "layers[0]: the first layer must be a Dense layer (it fixes the input width)"
+            )
         if str(np.dtype(dtype)) not in DTYPES:
             raise ValueError(f"dtype: expected one of {DTYPES}, got {dtype!r}")
         self.layers = layers
@@ -112,7 +118,9 @@ class Sequential:
 
     @property
     def n_params(self):
-        return sum(int(np.prod(s)) for _, shapes, _ in self._param_layout() for s in shapes)
+        return sum(
+            int(np.prod(s)) for _, shapes, _ in self._param_layout() for s in shapes
+        )
 
     def build(self, seed=None):
         """Initialise the parameters from ``seed`` (None: fresh randomness)."""
@@ -121,7 +129,7 @@ class Sequential:
         offset = 0
         for layer, _, width in self._param_layout():
             for array in layer.init_params(rng, width, self.dtype):
-                host[offset:offset + array.size] = array.reshape(-1)
+                host[offset : offset + array.size] = array.reshape(-1)
                 offset += array.size
         self._set_flat(host)
         return self
@@ -135,8 +143,8 @@ class Sequential:
             views, grad_views = [], []
             for shape in shapes:
                 n = int(np.prod(shape))
-                views.append(self.params[offset:offset + n].reshape(shape))
-                grad_views.append(self.grads[offset:offset + n].reshape(shape))
+                views.append(self.params[offset : offset + n].reshape(shape))
+                grad_views.append(self.grads[offset : offset + n].reshape(shape))
                 offset += n
             layer.bind(views, grad_views)
         if self.optimizer is not None and not self.optimizer.state:
@@ -150,19 +158,30 @@ class Sequential:
         dense_stages = []
         for stage in self._stages:
             if isinstance(stage, Dense):
-                dense_stages.append((stage, stage.kernel_activation, stage.negative_slope))
+                dense_stages.append(
+                    (stage, stage.kernel_activation, stage.negative_slope)
+                )
             elif isinstance(stage, DenseWithActivation):
-                dense_stages.append((stage.dense, stage.activation.kernel_name,
-                                     stage.activation.negative_slope))
+                dense_stages.append(
+                    (
+                        stage.dense,
+                        stage.activation.kernel_name,
+                        stage.activation.negative_slope,
+                    )
+                )
             else:
                 return None
         if self._backend.name != "cpu" or not self.built:
             return None
         layers = [d for d, _, _ in dense_stages]
-        return (tuple(d.W for d in layers), tuple(d.b for d in layers),
-                tuple(d.dW for d in layers), tuple(d.db for d in layers),
-                np.array([ACTIVATION_CODES[a] for _, a, _ in dense_stages], np.int64),
-                np.array([s for _, _, s in dense_stages], np.float64))
+        return (
+            tuple(d.W for d in layers),
+            tuple(d.b for d in layers),
+            tuple(d.dW for d in layers),
+            tuple(d.db for d in layers),
+            np.array([ACTIVATION_CODES[a] for _, a, _ in dense_stages], np.int64),
+            np.array([s for _, _, s in dense_stages], np.float64),
+        )
 
     def _ensure_built(self, seed=None):
         if not self.built:
@@ -174,8 +193,14 @@ class Sequential:
             return self
         backend = get_backend(device)
         weights = self.get_weights() if self.built else None
-        state = ({k: np.array(self._backend.to_host(v)) for k, v in self.optimizer.state.items()}
-                 if self.optimizer is not None else {})
+        state = (
+            {
+                k: np.array(self._backend.to_host(v))
+                for k, v in self.optimizer.state.items()
+            }
+            if self.optimizer is not None
+            else {}
+        )
         self._backend, self.device = backend, device
         self._train_buffers.clear()
         self._eval_buffers.clear()
@@ -196,7 +221,9 @@ class Sequential:
         """Load a flat parameter vector (as returned by ``get_weights``)."""
         flat = np.asarray(flat, self.dtype).reshape(-1)
         if flat.size != self.n_params:
-            raise ValueError(f"weights: expected {self.n_params} values, got {flat.size}")
+            raise ValueError(
+                f"weights: expected {self.n_params} values, got {flat.size}"
+            )
         self._ensure_built()
         self._backend.copy_into(self.params, flat)
 
@@ -206,7 +233,9 @@ class Sequential:
         out = {}
         for i, layer in enumerate(self.layers):
             for name in layer.param_names:
-                out[f"layers.{i}.{name}"] = np.array(self._backend.to_host(getattr(layer, name)))
+                out[f"layers.{i}.{name}"] = np.array(
+                    self._backend.to_host(getattr(layer, name))
+                )
         return out
 
     # -------------------------------------------------------------- compile
@@ -217,9 +246,13 @@ class Sequential:
         metrics = list(metrics or [])
         for metric in metrics:
             if metric not in METRICS:
-                raise ValueError(f"metrics: unknown {metric!r}; expected some of {METRICS}")
+                raise ValueError(
+                    f"metrics: unknown {metric!r}; expected some of {METRICS}"
+                )
             if getattr(self.loss, "correct", None) is None:
-                raise ValueError(f"metrics: 'accuracy' is undefined for loss {self.loss.name!r}")
+                raise ValueError(
+                    f"metrics: 'accuracy' is undefined for loss {self.loss.name!r}"
+                )
         self.metrics = metrics
         self._train_buffers.clear()
         self._eval_buffers.clear()
@@ -229,7 +262,9 @@ class Sequential:
 
     def _require_compiled(self):
         if self.loss is None or self.optimizer is None:
-            raise RuntimeError("the model is not compiled: call model.compile(optimizer=..., loss=...) first")
+            raise RuntimeError(
+                "the model is not compiled: call model.compile(optimizer=..., loss=...) first"
+            )
 
     # ----------------------------------------------------------------- data
     def _check_xy(self, x, y, name_x="x", name_y="y"):
@@ -260,13 +295,26 @@ class Sequential:
         if fused:  # forward, loss and backward in one kernel call
             weights, biases, dweights, dbiases, codes, slopes = self._stack_params
             loss = dense_stack_cross_entropy_step(
-                bufs.acts[0], bufs.targets, weights, biases, bufs.stack_outs,
-                bufs.stack_douts, dweights, dbiases, codes, slopes)
+                bufs.acts[0],
+                bufs.targets,
+                weights,
+                biases,
+                bufs.stack_outs,
+                bufs.stack_douts,
+                dweights,
+                dbiases,
+                codes,
+                slopes,
+            )
         else:
             self._forward(bufs, training=True)
             loss = self.loss(ops, bufs.acts[-1], bufs.targets, bufs.grads[-1])
         if not math.isfinite(loss):
-            where = "train_on_batch" if step is None else f"epoch {epoch + 1}, step {step + 1}"
+            where = (
+                "train_on_batch"
+                if step is None
+                else f"epoch {epoch + 1}, step {step + 1}"
+            )
             raise DivergenceError(
                 f"training diverged: the loss became {loss} at {where}; the weights "
                 "from before this step are kept. Lower the learning rate, or check "
@@ -317,9 +365,19 @@ class Sequential:
         return bufs
 
     # ------------------------------------------------------------------ fit
-    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None,
-            validation_split=0.0, shuffle=True, seed=None, verbose=1,
-            callbacks=None):
+    def fit(
+        self,
+        x,
+        y,
+        epochs=1,
+        batch_size=32,
+        validation_data=None,
+        validation_split=0.0,
+        shuffle=True,
+        seed=None,
+        verbose=1,
+        callbacks=None,
+    ):
         """Train with mini-batch gradient descent; returns a ``History``.
 
         ``batch_size=1`` is stochastic, ``batch_size=len(x)`` full-batch
@@ -331,13 +389,21 @@ class Sequential:
         with the weights from before that step kept.
         """
         self._require_compiled()
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        if (
+            isinstance(epochs, bool)
+            or not isinstance(epochs, (int, np.integer))
+            or epochs < 0
+        ):
             raise ValueError(f"epochs: expected an int >= 0, got {epochs!r}")
         x, y = self._check_xy(x, y)
         if not 0 <= validation_split < 1:
-            raise ValueError(f"validation_split: must be in [0, 1), got {validation_split!r}")
+            raise ValueError(
+                f"validation_split: must be in [0, 1), got {validation_split!r}"
+            )
         if validation_data is not None and validation_split:
-            raise ValueError("pass either validation_data or validation_split, not both")
+            raise ValueError(
+                "pass either validation_data or validation_split, not both"
+            )
         if validation_split:
             n_val = int(round(len(x) * validation_split))
             if n_val < 1 or n_val >= len(x):
@@ -351,7 +417,9 @@ class Sequential:
         elif validation_data is not None:
             if len(validation_data) != 2:
                 raise ValueError("validation_data: expected a pair (x_val, y_val)")
-            validation_data = self._check_xy(*validation_data, "validation x", "validation y")
+            validation_data = self._check_xy(
+                *validation_data, "validation x", "validation y"
+            )
         batch = _inputs.batch_size(batch_size, len(x))
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
@@ -368,10 +436,22 @@ class Sequential:
             cb.on_train_begin(self)
         first = self.epochs_trained
         for epoch in range(first, first + epochs):
-            logs = self._train_epoch(x_dev, y_dev, len(x), batch, epoch, seed, shuffle,
-                                     verbose, first + epochs, history)
+            logs = self._train_epoch(
+                x_dev,
+                y_dev,
+                len(x),
+                batch,
+                epoch,
+                seed,
+                shuffle,
+                verbose,
+                first + epochs,
+                history,
+            )
             if validation_data is not None:
-                val = self._evaluate_arrays(*validation_data, batch_size=max(batch, 1024))
+                val = self._evaluate_arrays(
+                    *validation_data, batch_size=max(batch, 1024)
+                )
                 logs.update({f"val_{k}": v for k, v in val.items()})
             self.epochs_trained = epoch + 1
             history.append(epoch, logs)
@@ -383,8 +463,9 @@ class Sequential:
             cb.on_train_end(self)
         return history
 
-    def _train_epoch(self, x_dev, y_dev, n, batch, epoch, seed, shuffle, verbose,
-                     last_epoch, history):
+    def _train_epoch(
+        self, x_dev, y_dev, n, batch, epoch, seed, shuffle, verbose, last_epoch, history
+    ):
         be = self._backend
         rng = np.random.default_rng([seed, epoch])
         noise_rng = np.random.default_rng([seed, epoch, 1])
@@ -393,8 +474,14 @@ class Sequential:
         steps = math.ceil(n / batch)
         loss_sum, correct = 0.0, 0
         track_accuracy = "accuracy" in self.metrics
-        bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{last_epoch}", unit="step",
-                   disable=verbose != 1, leave=False, mininterval=0.5)
+        bar = tqdm(
+            total=steps,
+            desc=f"Epoch {epoch + 1}/{last_epoch}",
+            unit="step",
+            disable=verbose != 1,
+            leave=False,
+            mininterval=0.5,
+        )
         start = time.perf_counter()
         with bar:
             for k in range(steps):
@@ -425,7 +512,9 @@ class Sequential:
     def _print_epoch(epoch, last_epoch, logs):
         parts = [f"Epoch {epoch + 1}/{last_epoch}"]
         for key, value in logs.items():
-            parts.append(f"{key}={value:.2f}s" if key == "time_s" else f"{key}={value:.4f}")
+            parts.append(
+                f"{key}={value:.2f}s" if key == "time_s" else f"{key}={value:.4f}"
+            )
         tqdm.write(" - ".join(parts))
 
     # ----------------------------------------------------- evaluate/predict
@@ -483,8 +572,13 @@ class Sequential:
         for i, (layer, shapes, _) in enumerate(self._param_layout()):
             width = layer.output_features(width)
             count = sum(int(np.prod(s)) for s in shapes)
-            rows.append((f"{type(layer).__name__.lower()}_{i} ({type(layer).__name__})",
-                         f"(None, {width})", f"{count:,}"))
+            rows.append(
+                (
+                    f"{type(layer).__name__.lower()}_{i} ({type(layer).__name__})",
+                    f"(None, {width})",
+                    f"{count:,}",
+                )
+            )
         widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
         line = "=" * sum(widths)
         out = [f"Model: Sequential ({self.dtype}, {self.device})", line]
@@ -497,7 +591,9 @@ class Sequential:
 
     def __repr__(self):
         inner = ", ".join(repr(layer) for layer in self.layers)
-        return f"Sequential([{inner}], dtype={str(self.dtype)!r}, device={self.device!r})"
+        return (
+            f"Sequential([{inner}], dtype={str(self.dtype)!r}, device={self.device!r})"
+        )
 
     # --------------------------------------------------------- persistence
     def save(self, path):
@@ -509,7 +605,9 @@ class Sequential:
 
     def get_config(self):
         return {
-            "layers": [{"class": type(layer).__name__, "config": layer.get_config()}
-                       for layer in self.layers],
+            "layers": [
+                {"class": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ],
             "dtype": str(self.dtype),
         }

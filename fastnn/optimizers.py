@@ -33,8 +33,10 @@ class Optimizer:
     def get_config(self):
         config = self._hyperparameters()
         config["lr"] = self.lr
-        config["schedule"] = {"class": type(self.schedule).__name__,
-                              "config": self.schedule.get_config()}
+        config["schedule"] = {
+            "class": type(self.schedule).__name__,
+            "config": self.schedule.get_config(),
+        }
         return config
 
     def __repr__(self):
@@ -47,8 +49,15 @@ class SGD(Optimizer):
     https://pytorch.org/docs/stable/generated/torch.optim.SGD.html
     """
 
-    def __init__(self, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False,
-                 weight_decay=0.0, schedule=None):
+    def __init__(
+        self,
+        lr=0.01,
+        momentum=0.0,
+        dampening=0.0,
+        nesterov=False,
+        weight_decay=0.0,
+        schedule=None,
+    ):
         super().__init__(lr, schedule)
         self.momentum = check_scalar("momentum", momentum, low=0)
         self.dampening = check_scalar("dampening", dampening)
@@ -59,12 +68,25 @@ class SGD(Optimizer):
         self.state_names = ("velocity",) if self.momentum else ()
 
     def _update(self, ops, params, grads, lr):
-        ops.sgd_update(params, grads, self.state.get("velocity"), self.steps, lr,
-                       self.momentum, self.dampening, self.weight_decay, self.nesterov)
+        ops.sgd_update(
+            params,
+            grads,
+            self.state.get("velocity"),
+            self.steps,
+            lr,
+            self.momentum,
+            self.dampening,
+            self.weight_decay,
+            self.nesterov,
+        )
 
     def _hyperparameters(self):
-        return dict(momentum=self.momentum, dampening=self.dampening,
-                    nesterov=self.nesterov, weight_decay=self.weight_decay)
+        return dict(
+            momentum=self.momentum,
+            dampening=self.dampening,
+            nesterov=self.nesterov,
+            weight_decay=self.weight_decay,
+        )
 
 
 class Adam(Optimizer):
@@ -75,8 +97,15 @@ class Adam(Optimizer):
     state_names = ("m", "v")
     decoupled = False
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
-                 weight_decay=0.0, schedule=None):
+    def __init__(
+        self,
+        lr=0.001,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        weight_decay=0.0,
+        schedule=None,
+    ):
         super().__init__(lr, schedule)
         self.beta1 = check_scalar("beta1", beta1, low=0, high=1, high_open=True)
         self.beta2 = check_scalar("beta2", beta2, low=0, high=1, high_open=True)
@@ -84,13 +113,27 @@ class Adam(Optimizer):
         self.weight_decay = check_scalar("weight_decay", weight_decay, low=0)
 
     def _update(self, ops, params, grads, lr):
-        ops.adam_update(params, grads, self.state["m"], self.state["v"], self.steps,
-                        lr, self.beta1, self.beta2, self.eps, self.weight_decay,
-                        self.decoupled)
+        ops.adam_update(
+            params,
+            grads,
+            self.state["m"],
+            self.state["v"],
+            self.steps,
+            lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            self.weight_decay,
+            self.decoupled,
+        )
 
     def _hyperparameters(self):
-        return dict(beta1=self.beta1, beta2=self.beta2, eps=self.eps,
-                    weight_decay=self.weight_decay)
+        return dict(
+            beta1=self.beta1,
+            beta2=self.beta2,
+            eps=self.eps,
+            weight_decay=self.weight_decay,
+        )
 
 
 class AdamW(Adam):
@@ -100,8 +143,15 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
-                 weight_decay=0.01, schedule=None):
+    def __init__(
+        self,
+        lr=0.001,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        weight_decay=0.01,
+        schedule=None,
+    ):
         super().__init__(lr, beta1, beta2, eps, weight_decay, schedule)
 
 
@@ -114,7 +164,9 @@ def get(optimizer):
         return optimizer
     if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
         return OPTIMIZERS[optimizer.lower()]()
-    raise ValueError(f"optimizer: unknown {optimizer!r}; expected one of {tuple(OPTIMIZERS)}")
+    raise ValueError(
+        f"optimizer: unknown {optimizer!r}; expected one of {tuple(OPTIMIZERS)}"
+    )
 
 
 def from_config(class_name, config):

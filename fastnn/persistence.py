@@ -41,8 +41,11 @@ def save_model(model, path):
         config["metrics"] = model.metrics
     if model.optimizer is not None:
         opt = model.optimizer
-        config["optimizer"] = {"class": type(opt).__name__, "config": opt.get_config(),
-                               "steps": opt.steps}
+        config["optimizer"] = {
+            "class": type(opt).__name__,
+            "config": opt.get_config(),
+            "steps": opt.steps,
+        }
         for name, buffer in opt.state.items():
             tensors[f"optimizer.{name}"] = np.array(be.to_host(buffer))
     metadata["config"] = json.dumps(config)
@@ -72,15 +75,17 @@ def _read_metadata(data, path):
     if header_len > len(data) - 8:
         raise ValueError(f"{problem} (truncated or not safetensors)")
     try:
-        header = json.loads(data[8:8 + header_len])
+        header = json.loads(data[8 : 8 + header_len])
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ValueError(f"{problem} (unreadable header)") from None
     meta = header.get("__metadata__") or {} if isinstance(header, dict) else {}
     if meta.get("format") != FORMAT:
         raise ValueError(f"{problem} (safetensors without fastnn metadata)")
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise ValueError(f"{path} was written by a newer fastnn (format "
-                         f"{meta['format_version']}); upgrade fastnn to load it")
+        raise ValueError(
+            f"{path} was written by a newer fastnn (format "
+            f"{meta['format_version']}); upgrade fastnn to load it"
+        )
     return json.loads(meta["config"])
 
 
@@ -102,15 +107,20 @@ def load_model(path, device="cpu"):
         for name, shape in zip(layer.param_names, layer.param_shapes(None)):
             key = f"layers.{i}.{name}"
             if key not in tensors or tensors[key].shape != tuple(shape):
-                raise ValueError(f"{path}: tensor {key} is missing or has the wrong shape")
+                raise ValueError(
+                    f"{path}: tensor {key} is missing or has the wrong shape"
+                )
             flat.append(tensors[key].reshape(-1))
     host = np.concatenate(flat) if flat else np.empty(0, model.dtype)
     model.epochs_trained = int(config.get("epochs_trained", 0))
     if "optimizer" in config:
         entry = config["optimizer"]
         optimizer = optimizers_module.from_config(entry["class"], entry["config"])
-        model.compile(optimizer=optimizer, loss=losses_module.get(config["loss"]),
-                      metrics=config.get("metrics"))
+        model.compile(
+            optimizer=optimizer,
+            loss=losses_module.get(config["loss"]),
+            metrics=config.get("metrics"),
+        )
         model._set_flat(host)
         optimizer.steps = int(entry["steps"])
         for name in optimizer.state_names:

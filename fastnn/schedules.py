@@ -41,7 +41,10 @@ class CosineDecay:
 
     def __call__(self, base_lr, epoch):
         progress = min(epoch, self.total_epochs) / self.total_epochs
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
+        return (
+            self.eta_min
+            + (base_lr - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
+        )
 
     def get_config(self):
         return dict(total_epochs=self.total_epochs, eta_min=self.eta_min)

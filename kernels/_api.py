@@ -16,8 +16,8 @@ from ._checks import (
     check_scalar,
     check_step,
 )
-from ._targets import target_for
 from ._scalar import ACTIVATION_CODES
+from ._targets import target_for
 
 #: Names accepted by ``activation=`` and ``activation_forward/backward``.
 ACTIVATIONS = tuple(ACTIVATION_CODES)
@@ -77,8 +77,15 @@ def dense_backward(
         check_array("db", db, dtype=dtype, shape=(n_out,))
     _check_activation(activation, negative_slope)
     target = target_for(
-        [("x", x), ("w", w), ("out", out), ("dout", dout), ("dx", dx),
-         ("dw", dw), ("db", db)]
+        [
+            ("x", x),
+            ("w", w),
+            ("out", out),
+            ("dout", dout),
+            ("dx", dx),
+            ("dw", dw),
+            ("db", db),
+        ]
     )
     target.dense_backward(x, w, out, dout, dx, dw, db, activation, negative_slope)
 
@@ -163,8 +170,17 @@ def binary_cross_entropy_with_logits(logits, target, dlogits=None):
     return where.binary_cross_entropy_with_logits(logits, target, dlogits)
 
 
-def sgd_update(param, grad, velocity, step, lr, momentum=0.0, dampening=0.0,
-               weight_decay=0.0, nesterov=False):
+def sgd_update(
+    param,
+    grad,
+    velocity,
+    step,
+    lr,
+    momentum=0.0,
+    dampening=0.0,
+    weight_decay=0.0,
+    nesterov=False,
+):
     """One step of torch.optim.SGD on ``param``, in place.
 
     param, grad, velocity: same shape and dtype (velocity, the momentum
@@ -183,12 +199,32 @@ def sgd_update(param, grad, velocity, step, lr, momentum=0.0, dampening=0.0,
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError("nesterov: requires momentum > 0 and dampening == 0")
     where = target_for([("param", param), ("grad", grad), ("velocity", velocity)])
-    where.sgd_update(param, grad, velocity, step, lr, momentum, dampening,
-                     weight_decay, bool(nesterov))
+    where.sgd_update(
+        param,
+        grad,
+        velocity,
+        step,
+        lr,
+        momentum,
+        dampening,
+        weight_decay,
+        bool(nesterov),
+    )
 
 
-def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
-                weight_decay=0.0, decoupled=False):
+def adam_update(
+    param,
+    grad,
+    m,
+    v,
+    step,
+    lr,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+    decoupled=False,
+):
     """One step of torch.optim.Adam (``decoupled=True``: AdamW), in place.
 
     param, grad, m (first moment), v (second moment): same shape and dtype.
@@ -204,8 +240,9 @@ def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
     check_scalar("eps", eps, low=0)
     check_scalar("weight_decay", weight_decay, low=0)
     where = target_for([("param", param), ("grad", grad), ("m", m), ("v", v)])
-    where.adam_update(param, grad, m, v, step, lr, beta1, beta2, eps,
-                      weight_decay, bool(decoupled))
+    where.adam_update(
+        param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay, bool(decoupled)
+    )
 
 
 def dropout_forward(x, u, out, p):
@@ -231,7 +268,11 @@ def count_correct(logits, labels):
     (batch, n_classes), _ = check_array("logits", logits, ndim=2)
     check_not_empty("logits", (batch, n_classes))
     check_array("labels", labels, shape=(batch,), allowed=LABEL_DTYPES)
-    return int(target_for([("logits", logits), ("labels", labels)]).count_correct(logits, labels))
+    return int(
+        target_for([("logits", logits), ("labels", labels)]).count_correct(
+            logits, labels
+        )
+    )
 
 
 def count_correct_binary(logits, target):

@@ -65,8 +65,7 @@ def check_array(name, a, ndim=None, dtype=None, shape=None, allowed=FLOAT_DTYPES
     a_shape, a_dtype, contiguous = array_props(name, a)
     if ndim is not None and len(a_shape) != ndim:
         raise ValueError(
-            f"{name}: expected a {ndim}-D array, got {len(a_shape)}-D shape "
-            f"{a_shape}"
+            f"{name}: expected a {ndim}-D array, got {len(a_shape)}-D shape {a_shape}"
         )
     if dtype is not None and a_dtype != dtype:
         raise TypeError(
@@ -85,15 +84,15 @@ def check_array(name, a, ndim=None, dtype=None, shape=None, allowed=FLOAT_DTYPES
             shown += ",)" if len(wanted) == 1 else ")"
             raise ValueError(f"{name}: expected shape {shown}, got {a_shape}")
     if not contiguous:
-        raise ValueError(
-            f"{name}: must be C-contiguous (use numpy.ascontiguousarray)"
-        )
+        raise ValueError(f"{name}: must be C-contiguous (use numpy.ascontiguousarray)")
     return a_shape, a_dtype
 
 
 def check_not_empty(name, shape):
     if 0 in shape:
-        raise ValueError(f"{name}: empty array of shape {tuple(shape)}; need at least one element per axis")
+        raise ValueError(
+            f"{name}: empty array of shape {tuple(shape)}; need at least one element per axis"
+        )
 
 
 def check_no_overlap(out_name, out, *inputs):
@@ -127,5 +126,7 @@ def check_scalar(name, value, low=None, high=None, low_open=False, high_open=Fal
 
 def check_step(step):
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise ValueError(f"step: expected an int >= 1 (steps count from 1), got {step!r}")
+        raise ValueError(
+            f"step: expected an int >= 1 (steps count from 1), got {step!r}"
+        )
     return int(step)

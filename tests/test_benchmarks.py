@@ -65,8 +65,12 @@ def test_compare_script_quick_cases(tmp_path, capsys):
     compare = importlib.import_module("compare")
     out = tmp_path / "results.json"
     table = tmp_path / "table.md"
-    assert compare.main(["--quick", "--cases", "3,4", "--json", str(out),
-                         "--markdown", str(table)]) == 0
+    assert (
+        compare.main(
+            ["--quick", "--cases", "3,4", "--json", str(out), "--markdown", str(table)]
+        )
+        == 0
+    )
     results = json.loads(out.read_text())
     assert "| 3. train step 32-64-64-10, b32 |" in table.read_text()
     assert results["cases"]["3_train_small"]["seconds"]["fastnn"] > 0
@@ -80,7 +84,9 @@ def test_flop_count_skips_first_layer_input_gradient():
     compare = importlib.import_module("compare")
     # 2 layers: forward 2B(IH + HO), dW the same, dX only for the second layer
     b, i, h, o = 4, 3, 5, 2
-    assert compare.train_flops((i, h, o), b) == 2 * b * (i * h + h * o) * 2 + 2 * b * h * o
+    assert (
+        compare.train_flops((i, h, o), b) == 2 * b * (i * h + h * o) * 2 + 2 * b * h * o
+    )
 
 
 def test_numpy_reference_mlp_trains():

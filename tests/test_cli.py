@@ -10,18 +10,37 @@ from fastnn.cli import main
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "fastnn", *args], capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "fastnn", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
 
 
 def test_train_one_epoch_json(mnist_dir, tmp_path):
     model_path = tmp_path / "mnist.safetensors"
-    proc = run_cli("train", "--epochs", "1", "--hidden", "128", "--json",
-                   "--data-dir", str(mnist_dir), "--save", str(model_path))
+    proc = run_cli(
+        "train",
+        "--epochs",
+        "1",
+        "--hidden",
+        "128",
+        "--json",
+        "--data-dir",
+        str(mnist_dir),
+        "--save",
+        str(model_path),
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["test_accuracy"] > 0.94
-    assert result["epochs"] == 1 and result["wall_time_s"] > 0 and result["samples_per_s"] > 0
+    assert (
+        result["epochs"] == 1
+        and result["wall_time_s"] > 0
+        and result["samples_per_s"] > 0
+    )
     assert model_path.exists()
 
     proc = run_cli("evaluate", str(model_path), "--json", "--data-dir", str(mnist_dir))

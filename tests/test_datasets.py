@@ -62,13 +62,16 @@ def test_corrupt_gzip_is_reported(mnist_dir, tmp_path):
         datasets.load_mnist(tmp_path)
 
 
-@pytest.mark.parametrize("data, match", [
-    (b"\x00\x00\x08", "bad magic"),
-    (b"\x00\x00\x09\x01\x00\x00\x00\x02ab", "bad magic"),
-    (b"\x00\x00\x08\x03\x00\x00\x00\x02", "expected 1 dimensions"),
-    (b"\x00\x00\x08\x01\x00\x00", "truncated"),
-    (b"\x00\x00\x08\x01\x00\x00\x00\x05abc", "holds 3 bytes"),
-])
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (b"\x00\x00\x08", "bad magic"),
+        (b"\x00\x00\x09\x01\x00\x00\x00\x02ab", "bad magic"),
+        (b"\x00\x00\x08\x03\x00\x00\x00\x02", "expected 1 dimensions"),
+        (b"\x00\x00\x08\x01\x00\x00", "truncated"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x05abc", "holds 3 bytes"),
+    ],
+)
 def test_malformed_idx_headers(data, match):
     with pytest.raises(datasets.DatasetError, match=match):
         datasets.parse_idx(data, 1)
@@ -111,7 +114,9 @@ def test_download_goes_through_pooch_into_the_cache(monkeypatch, tmp_path, mnist
     monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
     (_, y_train), _ = datasets.load_mnist()
     assert len(y_train) == 60000 and len(calls) == 4
-    assert calls[0] == (datasets.MNIST_MIRRORS[0] + "train-images-idx3-ubyte.gz",
-                        "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873")
+    assert calls[0] == (
+        datasets.MNIST_MIRRORS[0] + "train-images-idx3-ubyte.gz",
+        "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    )
     datasets.load_mnist()  # now served from the cache
     assert len(calls) == 4

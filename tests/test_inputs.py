@@ -17,27 +17,33 @@ def data(n=10):
     return rng.standard_normal((n, 4)), rng.integers(0, 3, n)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.full((10, 4), np.nan), "NaN or infinite"),
-    (np.full((10, 4), np.inf), "NaN or infinite"),
-    (np.zeros((10, 5)), "5 features per sample but the model expects 4"),
-    (np.zeros((0, 4)), "empty"),
-    (np.zeros((10, 4, 1)), "2-D"),
-    (np.array([["a"] * 4] * 10), "real numbers"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.full((10, 4), np.nan), "NaN or infinite"),
+        (np.full((10, 4), np.inf), "NaN or infinite"),
+        (np.zeros((10, 5)), "5 features per sample but the model expects 4"),
+        (np.zeros((0, 4)), "empty"),
+        (np.zeros((10, 4, 1)), "2-D"),
+        (np.array([["a"] * 4] * 10), "real numbers"),
+    ],
+)
 def test_bad_features(model, bad, match):
     _, y = data()
     with pytest.raises(ValueError, match=match):
         model.fit(bad, y, verbose=0)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.array([0, 1, 2, 3] + [0] * 6), r"labels must be in \[0, 3\)"),
-    (np.array([-1] + [0] * 9), r"labels must be in \[0, 3\)"),
-    (np.zeros(9, int), "9 samples but x has 10"),
-    (np.full(10, 0.5), "whole numbers"),
-    (np.zeros((10, 3)), "integer class labels"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.array([0, 1, 2, 3] + [0] * 6), r"labels must be in \[0, 3\)"),
+        (np.array([-1] + [0] * 9), r"labels must be in \[0, 3\)"),
+        (np.zeros(9, int), "9 samples but x has 10"),
+        (np.full(10, 0.5), "whole numbers"),
+        (np.zeros((10, 3)), "integer class labels"),
+    ],
+)
 def test_bad_labels(model, bad, match):
     x, _ = data()
     with pytest.raises(ValueError, match=match):
@@ -72,25 +78,41 @@ def test_uncompiled_model_refuses_to_fit():
         m.fit(np.zeros((2, 2)), np.zeros(2, int))
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: fnn.Dense(0, 3), "in_features"),
-    (lambda: fnn.Dense(3, 2, activation="gelu"), "activation: unknown 'gelu'"),
-    (lambda: fnn.Dense(3, 2, activation="softmax"), "Softmax"),
-    (lambda: fnn.Dense(3, 2, init="orthogonal"), "init: unknown"),
-    (lambda: fnn.Dropout(1.0), r"p: must be in \[0, 1\)"),
-    (lambda: fnn.Sequential([fnn.Dense(3, 2), fnn.Dense(3, 2)]), "receives 2 features"),
-    (lambda: fnn.Sequential([]), "at least one layer"),
-    (lambda: fnn.Sequential([fnn.ReLU()]), "first layer must be a Dense"),
-    (lambda: fnn.Sequential([fnn.Dense(2, 2)], dtype="int32"), "dtype"),
-    (lambda: fnn.Sequential([fnn.Dense(2, 2)], device="tpu"), "device"),
-    (lambda: fnn.SGD(lr=-1), "lr"),
-    (lambda: fnn.SGD(nesterov=True), "nesterov"),
-    (lambda: fnn.Adam(beta1=1.5), "beta1"),
-    (lambda: fnn.Sequential([fnn.Dense(2, 2)]).compile(loss="hinge"), "loss: unknown"),
-    (lambda: fnn.Sequential([fnn.Dense(2, 2)]).compile(optimizer="lbfgs"), "optimizer: unknown"),
-    (lambda: fnn.Sequential([fnn.Dense(2, 2)]).compile(loss="mse", metrics=["accuracy"]),
-     "accuracy"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: fnn.Dense(0, 3), "in_features"),
+        (lambda: fnn.Dense(3, 2, activation="gelu"), "activation: unknown 'gelu'"),
+        (lambda: fnn.Dense(3, 2, activation="softmax"), "Softmax"),
+        (lambda: fnn.Dense(3, 2, init="orthogonal"), "init: unknown"),
+        (lambda: fnn.Dropout(1.0), r"p: must be in \[0, 1\)"),
+        (
+            lambda: fnn.Sequential([fnn.Dense(3, 2), fnn.Dense(3, 2)]),
+            "receives 2 features",
+        ),
+        (lambda: fnn.Sequential([]), "at least one layer"),
+        (lambda: fnn.Sequential([fnn.ReLU()]), "first layer must be a Dense"),
+        (lambda: fnn.Sequential([fnn.Dense(2, 2)], dtype="int32"), "dtype"),
+        (lambda: fnn.Sequential([fnn.Dense(2, 2)], device="tpu"), "device"),
+        (lambda: fnn.SGD(lr=-1), "lr"),
+        (lambda: fnn.SGD(nesterov=True), "nesterov"),
+        (lambda: fnn.Adam(beta1=1.5), "beta1"),
+        (
+            lambda: fnn.Sequential([fnn.Dense(2, 2)]).compile(loss="hinge"),
+            "loss: unknown",
+        ),
+        (
+            lambda: fnn.Sequential([fnn.Dense(2, 2)]).compile(optimizer="lbfgs"),
+            "optimizer: unknown",
+        ),
+        (
+            lambda: fnn.Sequential([fnn.Dense(2, 2)]).compile(
+                loss="mse", metrics=["accuracy"]
+            ),
+            "accuracy",
+        ),
+    ],
+)
 def test_bad_construction(make, match):
     with pytest.raises(ValueError, match=match):
         make()

@@ -15,13 +15,17 @@ def blobs(rng, n=240, features=6, classes=3):
 def mlp(features=6, classes=3, hidden=16, seed=None, **kwargs):
     return fnn.Sequential(
         [fnn.Dense(features, hidden, activation="relu"), fnn.Dense(hidden, classes)],
-        seed=seed, **kwargs,
+        seed=seed,
+        **kwargs,
     )
 
 
 def compiled(model, optimizer=None):
-    return model.compile(optimizer=optimizer or fnn.SGD(lr=0.1, momentum=0.9),
-                         loss="cross_entropy", metrics=["accuracy"])
+    return model.compile(
+        optimizer=optimizer or fnn.SGD(lr=0.1, momentum=0.9),
+        loss="cross_entropy",
+        metrics=["accuracy"],
+    )
 
 
 def test_fit_learns_and_reports_history(rng):
@@ -61,10 +65,13 @@ def test_full_batch_step_is_one_gradient_descent_step(rng):
     bufs.acts[0][:] = x
     bufs.targets[:] = y
     grad_model._forward(bufs, training=True)
-    grad_model.loss(grad_model._backend.ops, bufs.acts[-1], bufs.targets, bufs.grads[-1])
+    grad_model.loss(
+        grad_model._backend.ops, bufs.acts[-1], bufs.targets, bufs.grads[-1]
+    )
     grad_model._backward(bufs)
-    np.testing.assert_allclose((w0 - model.get_weights()) / 0.1, grad_model.grads,
-                               rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(
+        (w0 - model.get_weights()) / 0.1, grad_model.grads, rtol=1e-3, atol=1e-6
+    )
 
 
 def test_fused_pair_equals_dense_activation(rng):
@@ -75,12 +82,15 @@ def test_fused_pair_equals_dense_activation(rng):
     np.testing.assert_array_equal(fused.predict(x), plain.predict(x))
 
 
-@pytest.mark.parametrize("act_layer", [fnn.ReLU(), fnn.LeakyReLU(0.1), fnn.Sigmoid(),
-                                       fnn.Tanh(), fnn.Softmax()])
+@pytest.mark.parametrize(
+    "act_layer",
+    [fnn.ReLU(), fnn.LeakyReLU(0.1), fnn.Sigmoid(), fnn.Tanh(), fnn.Softmax()],
+)
 def test_standalone_activation_layers(rng, act_layer):
     x = rng.standard_normal((5, 4))
-    model = fnn.Sequential([fnn.Dense(4, 3, activation="tanh"), act_layer],
-                           dtype="float64", seed=0)
+    model = fnn.Sequential(
+        [fnn.Dense(4, 3, activation="tanh"), act_layer], dtype="float64", seed=0
+    )
     z = np.tanh(x @ model.layers[0].W + model.layers[0].b)
     name = type(act_layer).__name__
     expected = {
@@ -98,8 +108,10 @@ def test_standalone_activation_layers(rng, act_layer):
 
 def test_dropout_is_identity_at_inference_and_random_in_training(rng):
     x = np.ones((50, 4), np.float32)
-    model = fnn.Sequential([fnn.Dense(4, 20, activation="relu"), fnn.Dropout(0.5),
-                            fnn.Dense(20, 2)], seed=0)
+    model = fnn.Sequential(
+        [fnn.Dense(4, 20, activation="relu"), fnn.Dropout(0.5), fnn.Dense(20, 2)],
+        seed=0,
+    )
     np.testing.assert_array_equal(model.predict(x), model.predict(x))
     compiled(model)
     y = rng.integers(0, 2, 50)
@@ -112,14 +124,23 @@ def test_dropout_is_identity_at_inference_and_random_in_training(rng):
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh", None])
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse", "binary_cross_entropy"])
 def test_gradient_check_passes_for_every_activation_and_loss(rng, activation, loss):
-    model = fnn.Sequential([fnn.Dense(5, 7, activation=activation),
-                            fnn.Dense(7, 6, activation=activation), fnn.Dense(6, 3)],
-                           dtype="float64", seed=2)
+    model = fnn.Sequential(
+        [
+            fnn.Dense(5, 7, activation=activation),
+            fnn.Dense(7, 6, activation=activation),
+            fnn.Dense(6, 3),
+        ],
+        dtype="float64",
+        seed=2,
+    )
     # keep relu pre-activations away from the kink
     model.layers[0].b[:] = 0.3
     x = rng.standard_normal((8, 5))
-    y = {"cross_entropy": rng.integers(0, 3, 8), "mse": rng.standard_normal((8, 3)),
-         "binary_cross_entropy": rng.integers(0, 2, (8, 3)).astype(float)}[loss]
+    y = {
+        "cross_entropy": rng.integers(0, 3, 8),
+        "mse": rng.standard_normal((8, 3)),
+        "binary_cross_entropy": rng.integers(0, 2, (8, 3)).astype(float),
+    }[loss]
     check = fnn.gradient_check(model, x, y, loss=loss)
     assert check["checked"] > 50
     # finite differences in float64 at eps=1e-5 carry ~1e-11 of rounding noise,
@@ -131,8 +152,15 @@ def test_same_seed_gives_identical_weights(rng):
     x, y = blobs(rng)
     runs = []
     for _ in range(2):
-        model = compiled(fnn.Sequential([fnn.Dense(6, 16, activation="relu"),
-                                         fnn.Dropout(0.2), fnn.Dense(16, 3)]))
+        model = compiled(
+            fnn.Sequential(
+                [
+                    fnn.Dense(6, 16, activation="relu"),
+                    fnn.Dropout(0.2),
+                    fnn.Dense(16, 3),
+                ]
+            )
+        )
         model.fit(x, y, epochs=3, batch_size=32, seed=42, verbose=0)
         runs.append(model.get_weights())
     np.testing.assert_array_equal(runs[0], runs[1])
@@ -144,10 +172,19 @@ def test_same_seed_gives_identical_weights(rng):
 def test_validation_split_and_data(rng):
     x, y = blobs(rng)
     model = compiled(mlp())
-    history = model.fit(x, y, epochs=2, batch_size=32, validation_split=0.25, seed=0, verbose=0)
+    history = model.fit(
+        x, y, epochs=2, batch_size=32, validation_split=0.25, seed=0, verbose=0
+    )
     assert {"val_loss", "val_accuracy"} <= set(history.history)
-    history = model.fit(x, y, epochs=1, batch_size=32, validation_data=(x[:10], y[:10]),
-                        seed=0, verbose=0)
+    history = model.fit(
+        x,
+        y,
+        epochs=1,
+        batch_size=32,
+        validation_data=(x[:10], y[:10]),
+        seed=0,
+        verbose=0,
+    )
     assert len(history["val_loss"]) == 1
     with pytest.raises(ValueError, match="either validation_data or validation_split"):
         model.fit(x, y, validation_data=(x, y), validation_split=0.1, verbose=0)
@@ -170,8 +207,16 @@ def test_early_stopping_restores_best_weights(rng):
         def on_train_end(self, model):
             pass
 
-    history = model.fit(x[:200], y[:200], epochs=40, batch_size=8, seed=0, verbose=0,
-                        validation_data=(x[200:], y[200:]), callbacks=[stopper, Recorder()])
+    history = model.fit(
+        x[:200],
+        y[:200],
+        epochs=40,
+        batch_size=8,
+        seed=0,
+        verbose=0,
+        validation_data=(x[200:], y[200:]),
+        callbacks=[stopper, Recorder()],
+    )
     assert stopper.stopped_epoch is not None and len(history.epoch) < 40
     best_loss, best_weights = min(seen, key=lambda item: item[0])
     np.testing.assert_array_equal(model.get_weights(), best_weights)
@@ -201,7 +246,9 @@ def test_predict_returns_logits_array(rng):
     model = mlp(seed=0)
     x = rng.standard_normal((7, 6))
     out = model.predict(x)
-    assert isinstance(out, np.ndarray) and out.shape == (7, 3) and out.dtype == np.float32
+    assert (
+        isinstance(out, np.ndarray) and out.shape == (7, 3) and out.dtype == np.float32
+    )
     w0, b0 = model.layers[0].W, model.layers[0].b
     w1, b1 = model.layers[1].W, model.layers[1].b
     expected = np.maximum(x @ w0 + b0, 0) @ w1 + b1
@@ -210,8 +257,9 @@ def test_predict_returns_logits_array(rng):
 
 
 def test_summary_lists_layers_and_parameter_counts(capsys):
-    model = fnn.Sequential([fnn.Dense(784, 512, activation="relu"), fnn.Dropout(0.1),
-                            fnn.Dense(512, 10)])
+    model = fnn.Sequential(
+        [fnn.Dense(784, 512, activation="relu"), fnn.Dropout(0.1), fnn.Dense(512, 10)]
+    )
     model.summary()
     text = capsys.readouterr().out
     assert "401,920" in text and "5,130" in text and "Total params: 407,050" in text
@@ -238,8 +286,11 @@ def test_mse_regression_and_binary_classification(rng):
     assert history["loss"][-1] < 0.05 * history["loss"][0]
     labels = (x[:, :1] > 0).astype(np.float32)
     clf = fnn.Sequential([fnn.Dense(3, 8, activation="relu"), fnn.Dense(8, 1)])
-    clf.compile(optimizer=fnn.AdamW(lr=0.01), loss=fnn.BinaryCrossEntropy(),
-                metrics=["accuracy"])
+    clf.compile(
+        optimizer=fnn.AdamW(lr=0.01),
+        loss=fnn.BinaryCrossEntropy(),
+        metrics=["accuracy"],
+    )
     clf.fit(x, labels, epochs=30, batch_size=20, seed=0, verbose=0)
     assert clf.evaluate(x, labels)["accuracy"] > 0.95
 
@@ -298,7 +349,9 @@ def test_cuda_device_without_gpu_explains_why():
 
     if cuda.is_available():
         pytest.skip("a GPU (or the simulator) is present")
-    with pytest.raises(RuntimeError, match="device='cuda' is unavailable: no CUDA device found"):
+    with pytest.raises(
+        RuntimeError, match="device='cuda' is unavailable: no CUDA device found"
+    ):
         fnn.Sequential([fnn.Dense(2, 2)], device="cuda")
     with pytest.raises(RuntimeError, match="unavailable"):
         fnn.Sequential([fnn.Dense(2, 2)]).to("cuda")
@@ -308,10 +361,28 @@ def test_one_call_dense_stack_step_equals_layer_by_layer(rng):
     """Plain Dense stacks with cross-entropy train through one fused kernel
     call per step; it must match the layer-by-layer path exactly."""
     x, y = blobs(rng)
-    fused = compiled(fnn.Sequential([fnn.Dense(6, 16, activation="leaky_relu"),
-                                     fnn.Dense(16, 8), fnn.Tanh(), fnn.Dense(8, 3)], seed=4))
-    plain = compiled(fnn.Sequential([fnn.Dense(6, 16, activation="leaky_relu"),
-                                     fnn.Dense(16, 8), fnn.Tanh(), fnn.Dense(8, 3)], seed=4))
+    fused = compiled(
+        fnn.Sequential(
+            [
+                fnn.Dense(6, 16, activation="leaky_relu"),
+                fnn.Dense(16, 8),
+                fnn.Tanh(),
+                fnn.Dense(8, 3),
+            ],
+            seed=4,
+        )
+    )
+    plain = compiled(
+        fnn.Sequential(
+            [
+                fnn.Dense(6, 16, activation="leaky_relu"),
+                fnn.Dense(16, 8),
+                fnn.Tanh(),
+                fnn.Dense(8, 3),
+            ],
+            seed=4,
+        )
+    )
     assert fused._stack_params is not None
     plain._stack_params = None  # force the layer-by-layer path
     h1 = fused.fit(x, y, epochs=3, batch_size=16, seed=0, verbose=0)
@@ -321,7 +392,9 @@ def test_one_call_dense_stack_step_equals_layer_by_layer(rng):
 
 
 def test_fused_step_not_used_with_dropout_or_other_losses():
-    with_dropout = fnn.Sequential([fnn.Dense(2, 4), fnn.Dropout(0.5), fnn.Dense(4, 2)], seed=0)
+    with_dropout = fnn.Sequential(
+        [fnn.Dense(2, 4), fnn.Dropout(0.5), fnn.Dense(4, 2)], seed=0
+    )
     assert with_dropout._stack_params is None
     mse_model = fnn.Sequential([fnn.Dense(2, 2)], seed=0).compile(loss="mse")
     x = np.zeros((4, 2))

@@ -11,11 +11,15 @@ def trained(seed=0, epochs=2, optimizer=None):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((64, 6)).astype(np.float32)
     y = rng.integers(0, 3, 64)
-    model = fnn.Sequential([fnn.Dense(6, 12, activation="tanh"), fnn.Dropout(0.1),
-                            fnn.Dense(12, 3)])
-    model.compile(optimizer=optimizer or fnn.SGD(lr=0.1, momentum=0.9,
-                                                 schedule=fnn.CosineDecay(6)),
-                  loss="cross_entropy", metrics=["accuracy"])
+    model = fnn.Sequential(
+        [fnn.Dense(6, 12, activation="tanh"), fnn.Dropout(0.1), fnn.Dense(12, 3)]
+    )
+    model.compile(
+        optimizer=optimizer
+        or fnn.SGD(lr=0.1, momentum=0.9, schedule=fnn.CosineDecay(6)),
+        loss="cross_entropy",
+        metrics=["accuracy"],
+    )
     if epochs:
         model.fit(x, y, epochs=epochs, batch_size=16, seed=seed, verbose=0)
     return model, x, y
@@ -40,8 +44,9 @@ def test_resume_equals_training_straight_through(tmp_path, optimizer):
     straight, x, y = trained(seed=7, epochs=0, optimizer=optimizer)
     straight.fit(x, y, epochs=5, batch_size=16, seed=7, verbose=0)
 
-    first, _, _ = trained(seed=7, epochs=0, optimizer=type(optimizer)(lr=0.01)
-                          if optimizer else None)
+    first, _, _ = trained(
+        seed=7, epochs=0, optimizer=type(optimizer)(lr=0.01) if optimizer else None
+    )
     first.fit(x, y, epochs=2, batch_size=16, seed=7, verbose=0)
     first.save(tmp_path / "ckpt.safetensors")
     resumed = fnn.load_model(tmp_path / "ckpt.safetensors")
@@ -50,8 +55,11 @@ def test_resume_equals_training_straight_through(tmp_path, optimizer):
 
 
 def test_uncompiled_model_round_trip(tmp_path):
-    model = fnn.Sequential([fnn.Dense(3, 2, activation="leaky_relu", negative_slope=0.2)],
-                           dtype="float64", seed=1)
+    model = fnn.Sequential(
+        [fnn.Dense(3, 2, activation="leaky_relu", negative_slope=0.2)],
+        dtype="float64",
+        seed=1,
+    )
     model.save(tmp_path / "m.safetensors")
     loaded = fnn.load_model(tmp_path / "m.safetensors")
     assert loaded.dtype == np.float64 and loaded.optimizer is None
@@ -99,7 +107,9 @@ def test_truncated_file_raises_clear_error(tmp_path):
     data = path.read_bytes()
     for cut in (4, 100, len(data) - 10):
         (tmp_path / "cut.safetensors").write_bytes(data[:cut])
-        with pytest.raises(ValueError, match="not a fastnn model file|corrupt or truncated"):
+        with pytest.raises(
+            ValueError, match="not a fastnn model file|corrupt or truncated"
+        ):
             fnn.load_model(tmp_path / "cut.safetensors")
 
 

@@ -161,4 +161,3 @@ def _softmax_backward(out, dout, dx):
 def softmax_backward(out, dout, dx):
     """dx = y * (dout - sum(dout * y)) row-wise, from the softmax output ``out``."""
     _softmax_backward(out, dout, dx)
-

@@ -13,12 +13,12 @@ import math
 import numpy as np
 
 from .._jit import cpu_jit
-from .losses import _softmax_cross_entropy
 from .activations import (
     ACTIVATION_CODES,
     activation_grad_inplace,
     bias_activation_inplace,
 )
+from .losses import _softmax_cross_entropy
 
 
 @cpu_jit
@@ -55,8 +55,9 @@ def dense_backward(
 
 
 @cpu_jit
-def dense_stack_cross_entropy_step(x, labels, weights, biases, outs, douts, dweights,
-                                   dbiases, codes, slopes):
+def dense_stack_cross_entropy_step(
+    x, labels, weights, biases, outs, douts, dweights, dbiases, codes, slopes
+):
     """Forward, softmax cross-entropy and backward of a stack of dense layers,
     in one call (the model's fast path for plain MLP classifiers: on small
     networks the per-call overhead of separate kernel calls dominates).
@@ -74,8 +75,26 @@ def dense_stack_cross_entropy_step(x, labels, weights, biases, outs, douts, dwei
     if not math.isfinite(loss):
         return loss
     for k in range(n - 1, 0, -1):
-        _dense_backward(outs[k - 1], weights[k], outs[k], douts[k], douts[k - 1],
-                        dweights[k], dbiases[k], codes[k], slopes[k])
-    _dense_backward(x, weights[0], outs[0], douts[0], None, dweights[0], dbiases[0],
-                    codes[0], slopes[0])
+        _dense_backward(
+            outs[k - 1],
+            weights[k],
+            outs[k],
+            douts[k],
+            douts[k - 1],
+            dweights[k],
+            dbiases[k],
+            codes[k],
+            slopes[k],
+        )
+    _dense_backward(
+        x,
+        weights[0],
+        outs[0],
+        douts[0],
+        None,
+        dweights[0],
+        dbiases[0],
+        codes[0],
+        slopes[0],
+    )
     return loss

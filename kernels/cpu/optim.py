@@ -21,7 +21,6 @@ import numpy as np
 from .. import _scalar
 from .._jit import cpu_jit
 
-
 #: The smallest normal number of each dtype, looked up once (np.finfo is slow).
 SMALLEST_NORMAL = {np.dtype(t): t(np.finfo(t).tiny) for t in (np.float32, np.float64)}
 
@@ -30,8 +29,18 @@ flush_subnormal = cpu_jit(_scalar.flush_subnormal)
 
 
 @cpu_jit
-def _sgd_update(param, grad, velocity, first_step, lr, momentum, damp_keep,
-                weight_decay, nesterov, tiny):
+def _sgd_update(
+    param,
+    grad,
+    velocity,
+    first_step,
+    lr,
+    momentum,
+    damp_keep,
+    weight_decay,
+    nesterov,
+    tiny,
+):
     param = param.reshape(param.size)
     grad = grad.reshape(grad.size)
     if velocity is not None:
@@ -54,20 +63,54 @@ def _sgd_update(param, grad, velocity, first_step, lr, momentum, damp_keep,
         param[i] = param[i] + (-lr) * g  # param.add_(grad, alpha=-lr)
 
 
-def sgd_update(param, grad, velocity, step, lr, momentum=0.0, dampening=0.0,
-               weight_decay=0.0, nesterov=False):
+def sgd_update(
+    param,
+    grad,
+    velocity,
+    step,
+    lr,
+    momentum=0.0,
+    dampening=0.0,
+    weight_decay=0.0,
+    nesterov=False,
+):
     """One torch.optim.SGD step on flat buffers, in place (no argument checks)."""
     cast = param.dtype.type
     if momentum == 0:
         velocity = None  # torch keeps no buffer without momentum
-    _sgd_update(param, grad, velocity, step == 1, cast(lr), cast(momentum), cast(1 - dampening),
-                cast(weight_decay), nesterov, SMALLEST_NORMAL[param.dtype])
+    _sgd_update(
+        param,
+        grad,
+        velocity,
+        step == 1,
+        cast(lr),
+        cast(momentum),
+        cast(1 - dampening),
+        cast(weight_decay),
+        nesterov,
+        SMALLEST_NORMAL[param.dtype],
+    )
 
 
 @cpu_jit
-def _adam_update(param, grad, m, v, lr, beta1_weight, lerp_low, beta2,
-                 beta2_keep, eps, weight_decay, decay_keep, decoupled,
-                 step_size, bias_correction2_sqrt, tiny):
+def _adam_update(
+    param,
+    grad,
+    m,
+    v,
+    lr,
+    beta1_weight,
+    lerp_low,
+    beta2,
+    beta2_keep,
+    eps,
+    weight_decay,
+    decay_keep,
+    decoupled,
+    step_size,
+    bias_correction2_sqrt,
+    tiny,
+):
     param = param.reshape(param.size)
     grad = grad.reshape(grad.size)
     m = m.reshape(m.size)
@@ -93,16 +136,40 @@ def _adam_update(param, grad, m, v, lr, beta1_weight, lerp_low, beta2,
         param[i] = p + (-step_size) * (mi / denom)
 
 
-def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
-                weight_decay=0.0, decoupled=False):
+def adam_update(
+    param,
+    grad,
+    m,
+    v,
+    step,
+    lr,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+    decoupled=False,
+):
     """One torch.optim.Adam (``decoupled=True``: AdamW) step, in place."""
     cast = param.dtype.type
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     step_size = lr / bias_correction1
     beta1_weight = 1 - beta1
-    _adam_update(param, grad, m, v, cast(lr), cast(beta1_weight),
-                 abs(beta1_weight) < 0.5, cast(beta2), cast(1 - beta2),
-                 cast(eps), cast(weight_decay), cast(1 - lr * weight_decay),
-                 decoupled, cast(step_size), cast(math.sqrt(bias_correction2)),
-                 SMALLEST_NORMAL[param.dtype])
+    _adam_update(
+        param,
+        grad,
+        m,
+        v,
+        cast(lr),
+        cast(beta1_weight),
+        abs(beta1_weight) < 0.5,
+        cast(beta2),
+        cast(1 - beta2),
+        cast(eps),
+        cast(weight_decay),
+        cast(1 - lr * weight_decay),
+        decoupled,
+        cast(step_size),
+        cast(math.sqrt(bias_correction2)),
+        SMALLEST_NORMAL[param.dtype],
+    )

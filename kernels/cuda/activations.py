@@ -10,7 +10,6 @@ from .. import _scalar
 from .._scalar import ACTIVATION_CODES, IDENTITY
 from ._launch import as_device, flat, grid_1d
 
-
 activate = cuda.jit(device=True)(_scalar.activate)
 activate_grad = cuda.jit(device=True)(_scalar.activate_grad)
 
@@ -63,14 +62,17 @@ def _elementwise_backward(y, dy, dx, code, slope):
 def activation_forward(name, x, out, negative_slope=0.01):
     """out = act(x), elementwise (no argument checks)."""
     x, out = flat(as_device(x)), flat(as_device(out))
-    _elementwise_forward[grid_1d(x.size)](x, out, ACTIVATION_CODES[name], negative_slope)
+    _elementwise_forward[grid_1d(x.size)](
+        x, out, ACTIVATION_CODES[name], negative_slope
+    )
 
 
 def activation_backward(name, out, dout, dx, negative_slope=0.01):
     """dx = dout * act'(from out), elementwise (no argument checks)."""
     out, dout, dx = (flat(as_device(a)) for a in (out, dout, dx))
-    _elementwise_backward[grid_1d(out.size)](out, dout, dx, ACTIVATION_CODES[name],
-                                             negative_slope)
+    _elementwise_backward[grid_1d(out.size)](
+        out, dout, dx, ACTIVATION_CODES[name], negative_slope
+    )
 
 
 @cuda.jit

@@ -15,13 +15,20 @@ def dense_forward(x, w, b, out, activation="identity", negative_slope=0.01):
     matmul(x, w, out, bias=b, code=ACTIVATION_CODES[activation], slope=negative_slope)
 
 
-def dense_backward(x, w, out, dout, dx, dw, db, activation="identity", negative_slope=0.01):
+def dense_backward(
+    x, w, out, dout, dx, dw, db, activation="identity", negative_slope=0.01
+):
     """Dense gradients on the GPU; overwrites ``dout`` (no argument checks)."""
     x, w, out, dout, dx, dw, db = (as_device(a) for a in (x, w, out, dout, dx, dw, db))
     has_db = db is not None
     activation_grad_bias_kernel[grid_1d(out.shape[1])](
-        out, dout, db if has_db else placeholder(out.dtype), has_db,
-        ACTIVATION_CODES[activation], negative_slope)
+        out,
+        dout,
+        db if has_db else placeholder(out.dtype),
+        has_db,
+        ACTIVATION_CODES[activation],
+        negative_slope,
+    )
     matmul(x, dout, dw, trans_a=True)
     if dx is not None:
         matmul(dout, w, dx, trans_b=True)

@@ -62,18 +62,24 @@ def _make_tiled_gemm(dtype):
     return gemm
 
 
-_TILED = {np.dtype(np.float32): _make_tiled_gemm(float32),
-          np.dtype(np.float64): _make_tiled_gemm(float64)}
+_TILED = {
+    np.dtype(np.float32): _make_tiled_gemm(float32),
+    np.dtype(np.float64): _make_tiled_gemm(float64),
+}
 
 
 def tiled_matmul(a, b, c, trans_a=False, trans_b=False, bias=None, code=0, slope=0.0):
     """c = act(op(a) @ op(b) + bias) with the numba.cuda tiled kernel (one launch)."""
     m, n = c.shape
-    grid = (min(MAX_TILE_BLOCKS, math.ceil(n / TILE)), min(MAX_TILE_BLOCKS, math.ceil(m / TILE)))
+    grid = (
+        min(MAX_TILE_BLOCKS, math.ceil(n / TILE)),
+        min(MAX_TILE_BLOCKS, math.ceil(m / TILE)),
+    )
     has_bias = bias is not None
     bias_arg = bias if has_bias else placeholder(c.dtype)
-    _TILED[np.dtype(c.dtype)][grid, (TILE, TILE)](a, b, c, trans_a, trans_b, bias_arg,
-                                                  has_bias, code, slope)
+    _TILED[np.dtype(c.dtype)][grid, (TILE, TILE)](
+        a, b, c, trans_a, trans_b, bias_arg, has_bias, code, slope
+    )
 
 
 def _cupy():

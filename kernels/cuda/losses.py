@@ -7,8 +7,8 @@ import math
 import numpy as np
 from numba import cuda
 
-from ._launch import as_device, flat, grid_1d, placeholder
 from .._scalar import SIGMOID
+from ._launch import as_device, flat, grid_1d, placeholder
 from .activations import activate
 
 
@@ -51,8 +51,12 @@ def softmax_cross_entropy(logits, labels, dlogits=None):
     acc = cuda.to_device(np.zeros(2, np.float64))
     has_grad = dlogits is not None
     _softmax_cross_entropy[grid_1d(logits.shape[0])](
-        logits, labels, dlogits if has_grad else placeholder(logits.dtype).reshape((1, 1)),
-        has_grad, acc)
+        logits,
+        labels,
+        dlogits if has_grad else placeholder(logits.dtype).reshape((1, 1)),
+        has_grad,
+        acc,
+    )
     return _finish(acc, logits.shape[0], "labels")
 
 
@@ -75,8 +79,9 @@ def mse(pred, target, dpred=None):
     dpred = flat(as_device(dpred)) if dpred is not None else None
     acc = cuda.to_device(np.zeros(2, np.float64))
     has_grad = dpred is not None
-    _mse[grid_1d(pred.size)](pred, target, dpred if has_grad else placeholder(pred.dtype),
-                             has_grad, acc)
+    _mse[grid_1d(pred.size)](
+        pred, target, dpred if has_grad else placeholder(pred.dtype), has_grad, acc
+    )
     return _finish(acc, pred.size, "target")
 
 
@@ -100,7 +105,11 @@ def binary_cross_entropy_with_logits(logits, target, dlogits=None):
     dlogits = flat(as_device(dlogits)) if dlogits is not None else None
     acc = cuda.to_device(np.zeros(2, np.float64))
     has_grad = dlogits is not None
-    _bce[grid_1d(logits.size)](logits, target,
-                               dlogits if has_grad else placeholder(logits.dtype),
-                               has_grad, acc)
+    _bce[grid_1d(logits.size)](
+        logits,
+        target,
+        dlogits if has_grad else placeholder(logits.dtype),
+        has_grad,
+        acc,
+    )
     return _finish(acc, logits.size, "target")

@@ -17,8 +17,11 @@ def pytest_collection_modifyitems(items):
     for item in items:
         item.add_marker(pytest.mark.cuda)
         if not cuda.is_available():
-            item.add_marker(pytest.mark.skip(
-                reason="no GPU and not on the simulator (set NUMBA_ENABLE_CUDASIM=1)"))
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="no GPU and not on the simulator (set NUMBA_ENABLE_CUDASIM=1)"
+                )
+            )
 
 
 @pytest.fixture(autouse=True)

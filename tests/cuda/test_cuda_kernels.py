@@ -27,15 +27,18 @@ def close(actual, expected, dtype):
 def test_cuda_mirrors_cpu_function_for_function():
     for name in cpu.__all__:
         assert name in kcuda.__all__, name
-        assert (inspect.signature(getattr(cpu, name))
-                == inspect.signature(getattr(kcuda, name))), name
+        assert inspect.signature(getattr(cpu, name)) == inspect.signature(
+            getattr(kcuda, name)
+        ), name
     assert set(cpu.__all__) == set(kcuda.__all__)
     for module in ("activations", "dense", "dropout", "losses", "metrics", "optim"):
         assert hasattr(kcuda, module) and hasattr(cpu, module)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize(
+    "trans_a, trans_b", [(False, False), (True, False), (False, True)]
+)
 @pytest.mark.parametrize("m, k, n", [(1, 1, 1), (5, 7, 3), (9, 6, 10)])
 def test_tiled_gemm_all_transposes(rng, dtype, trans_a, trans_b, m, k, n):
     a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
@@ -79,9 +82,19 @@ def test_dense_forward_backward(rng, dtype, activation, with_bias):
     close(host(out), cpu_out, dtype)
 
     dout = rng.standard_normal((batch, n_out)).astype(dtype)
-    grads = [cuda.device_array(s, dtype) for s in ((batch, n_in), (n_in, n_out), (n_out,))]
-    kernels.dense_backward(dx_, dw_, out, cuda.to_device(dout), grads[0], grads[1],
-                           grads[2] if with_bias else None, activation=activation)
+    grads = [
+        cuda.device_array(s, dtype) for s in ((batch, n_in), (n_in, n_out), (n_out,))
+    ]
+    kernels.dense_backward(
+        dx_,
+        dw_,
+        out,
+        cuda.to_device(dout),
+        grads[0],
+        grads[1],
+        grads[2] if with_bias else None,
+        activation=activation,
+    )
     exp_dx, exp_dw, exp_db = ref.dense_backward(x, w, z, dout, activation)
     close(host(grads[0]), exp_dx, dtype)
     close(host(grads[1]), exp_dw, dtype)
@@ -168,10 +181,15 @@ def test_mse_and_bce(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("options", [
-    dict(momentum=0.0), dict(momentum=0.9, weight_decay=0.01),
-    dict(momentum=0.9, nesterov=True), dict(momentum=0.5, dampening=0.3),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(momentum=0.0),
+        dict(momentum=0.9, weight_decay=0.01),
+        dict(momentum=0.9, nesterov=True),
+        dict(momentum=0.5, dampening=0.3),
+    ],
+)
 def test_sgd_matches_cpu_kernel(rng, dtype, options):
     p = rng.standard_normal(13).astype(dtype)
     p_cpu, v_cpu = p.copy(), np.zeros_like(p)
@@ -191,10 +209,19 @@ def test_adam_matches_cpu_kernel(rng, dtype, decoupled):
     d_p, d_m, d_v = to_dev(p, np.zeros_like(p), np.zeros_like(p))
     for step in range(1, 6):
         g = rng.standard_normal(11).astype(dtype)
-        cpu.adam_update(p_cpu, g, m_cpu, v_cpu, step, 0.01, weight_decay=0.1,
-                        decoupled=decoupled)
-        kernels.adam_update(d_p, cuda.to_device(g), d_m, d_v, step, 0.01, weight_decay=0.1,
-                            decoupled=decoupled)
+        cpu.adam_update(
+            p_cpu, g, m_cpu, v_cpu, step, 0.01, weight_decay=0.1, decoupled=decoupled
+        )
+        kernels.adam_update(
+            d_p,
+            cuda.to_device(g),
+            d_m,
+            d_v,
+            step,
+            0.01,
+            weight_decay=0.1,
+            decoupled=decoupled,
+        )
     close(host(d_p), p_cpu, dtype)
     close(host(d_m), m_cpu, dtype)
 
@@ -209,15 +236,22 @@ def test_dropout_and_metrics(rng):
     kernels.dropout_backward(*to_dev(u, x), dx, 0.3)
     close(host(dx), x * (u >= 0.3) / 0.7, np.float32)
     labels = rng.integers(0, 5, 4)
-    assert kernels.count_correct(*to_dev(x, labels)) == int(np.sum(x.argmax(1) == labels))
+    assert kernels.count_correct(*to_dev(x, labels)) == int(
+        np.sum(x.argmax(1) == labels)
+    )
     t = (u > 0.5).astype(np.float32)
-    assert kernels.count_correct_binary(*to_dev(x, t)) == int(np.sum((x > 0) == (t > 0.5)))
+    assert kernels.count_correct_binary(*to_dev(x, t)) == int(
+        np.sum((x > 0) == (t > 0.5))
+    )
 
 
 def test_mixing_host_and_device_arrays_is_rejected():
     x = np.zeros((2, 3), np.float32)
     w = cuda.to_device(np.zeros((3, 4), np.float32))
-    with pytest.raises(TypeError, match="cannot mix host and device arrays in one call: x, out on the host, w on the GPU"):
+    with pytest.raises(
+        TypeError,
+        match="cannot mix host and device arrays in one call: x, out on the host, w on the GPU",
+    ):
         kernels.dense_forward(x, w, None, np.zeros((2, 4), np.float32))
 
 
@@ -238,4 +272,6 @@ def test_foreign_device_arrays_zero_copy(rng):
     w = cupy.asarray(rng.standard_normal((3, 2)).astype(np.float32))
     out = cupy.empty((4, 2), np.float32)
     kernels.dense_forward(x, w, None, out, activation="relu")
-    close(cupy.asnumpy(out), np.maximum(cupy.asnumpy(x) @ cupy.asnumpy(w), 0), np.float32)
+    close(
+        cupy.asnumpy(out), np.maximum(cupy.asnumpy(x) @ cupy.asnumpy(w), 0), np.float32
+    )

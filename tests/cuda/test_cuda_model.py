@@ -13,10 +13,14 @@ def data(rng, n=24):
 
 
 def model_on(device, seed=0):
-    model = fnn.Sequential([fnn.Dense(4, 6, activation="tanh"), fnn.Dense(6, 2)],
-                           device=device, seed=seed)
-    return model.compile(optimizer=fnn.SGD(lr=0.2, momentum=0.9), loss="cross_entropy",
-                         metrics=["accuracy"])
+    model = fnn.Sequential(
+        [fnn.Dense(4, 6, activation="tanh"), fnn.Dense(6, 2)], device=device, seed=seed
+    )
+    return model.compile(
+        optimizer=fnn.SGD(lr=0.2, momentum=0.9),
+        loss="cross_entropy",
+        metrics=["accuracy"],
+    )
 
 
 def test_gpu_training_matches_cpu_first_steps_and_learns(rng):
@@ -25,12 +29,16 @@ def test_gpu_training_matches_cpu_first_steps_and_learns(rng):
     h_gpu = gpu.fit(x, y, epochs=3, batch_size=8, seed=1, verbose=0)
     h_cpu = cpu.fit(x, y, epochs=3, batch_size=8, seed=1, verbose=0)
     np.testing.assert_allclose(h_gpu["loss"], h_cpu["loss"], rtol=1e-4)
-    np.testing.assert_allclose(gpu.get_weights(), cpu.get_weights(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        gpu.get_weights(), cpu.get_weights(), rtol=1e-4, atol=1e-5
+    )
     assert h_gpu["loss"][-1] < h_gpu["loss"][0]
     out = gpu.predict(x)
     assert isinstance(out, np.ndarray)
     np.testing.assert_allclose(out, cpu.predict(x), rtol=1e-4, atol=1e-5)
-    assert gpu.evaluate(x, y)["accuracy"] == pytest.approx(cpu.evaluate(x, y)["accuracy"])
+    assert gpu.evaluate(x, y)["accuracy"] == pytest.approx(
+        cpu.evaluate(x, y)["accuracy"]
+    )
 
 
 def test_save_from_gpu_load_on_either_device(rng, tmp_path):
@@ -41,7 +49,9 @@ def test_save_from_gpu_load_on_either_device(rng, tmp_path):
     on_cpu = fnn.load_model(tmp_path / "m.safetensors")
     on_gpu = fnn.load_model(tmp_path / "m.safetensors", device="cuda")
     np.testing.assert_array_equal(on_cpu.get_weights(), gpu.get_weights())
-    np.testing.assert_allclose(on_gpu.predict(x), on_cpu.predict(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        on_gpu.predict(x), on_cpu.predict(x), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_to_moves_weights_and_optimizer_state(rng):
@@ -53,7 +63,9 @@ def test_to_moves_weights_and_optimizer_state(rng):
     model.to("cuda")
     assert model.device == "cuda"
     np.testing.assert_array_equal(model.get_weights(), weights)
-    np.testing.assert_array_equal(model.optimizer.state["velocity"].copy_to_host(), velocity)
+    np.testing.assert_array_equal(
+        model.optimizer.state["velocity"].copy_to_host(), velocity
+    )
     model.fit(x, y, epochs=1, batch_size=8, seed=0, verbose=0)
     model.to("cpu")
     assert isinstance(model.get_weights(), np.ndarray)
@@ -61,7 +73,14 @@ def test_to_moves_weights_and_optimizer_state(rng):
 
 def test_dropout_on_gpu_uses_the_cpu_masks(rng):
     x, y = data(rng)
-    layers = lambda: [fnn.Dense(4, 6, activation="relu"), fnn.Dropout(0.3), fnn.Dense(6, 2)]  # noqa: E731
+
+    def layers():
+        return [
+            fnn.Dense(4, 6, activation="relu"),
+            fnn.Dropout(0.3),
+            fnn.Dense(6, 2),
+        ]
+
     runs = []
     for device in ("cpu", "cuda"):
         m = fnn.Sequential(layers(), device=device, seed=0)

@@ -36,7 +36,9 @@ def test_activation_backward_matches_finite_differences(rng, name):
     loss()
     dx = np.empty_like(x)
     kernels.activation_backward(name, out.copy(), r, dx)
-    np.testing.assert_allclose(dx, ref.numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        dx, ref.numerical_gradient(loss, x), rtol=1e-6, atol=1e-8
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -83,4 +85,6 @@ def test_softmax_backward_matches_finite_differences(rng):
     loss()
     dx = np.empty_like(x)
     kernels.softmax_backward(out.copy(), r, dx)
-    np.testing.assert_allclose(dx, ref.numerical_gradient(loss, x), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        dx, ref.numerical_gradient(loss, x), rtol=1e-6, atol=1e-9
+    )

@@ -37,7 +37,9 @@ def test_mixed_dtypes_raise_type_error():
 
 def test_integer_input_raises_type_error():
     _, w, b, out = dense_args()
-    with pytest.raises(TypeError, match="x: expected dtype float32 or float64, got int64"):
+    with pytest.raises(
+        TypeError, match="x: expected dtype float32 or float64, got int64"
+    ):
         kernels.dense_forward(np.zeros((4, 3), np.int64), w, b, out)
 
 
@@ -63,7 +65,9 @@ def test_unknown_activation_lists_choices():
 def test_negative_leaky_slope_rejected():
     x, w, b, out = dense_args()
     with pytest.raises(ValueError, match="negative_slope"):
-        kernels.dense_forward(x, w, b, out, activation="leaky_relu", negative_slope=-0.1)
+        kernels.dense_forward(
+            x, w, b, out, activation="leaky_relu", negative_slope=-0.1
+        )
 
 
 def test_output_aliasing_input_rejected():
@@ -91,9 +95,13 @@ def test_backward_checks_every_buffer():
     with pytest.raises(ValueError, match="dw: expected shape"):
         kernels.dense_backward(x, w, out, dout, None, np.zeros((2, 3), F32), None)
     with pytest.raises(ValueError, match="dx: expected shape"):
-        kernels.dense_backward(x, w, out, dout, np.zeros((4, 4), F32), np.zeros_like(w), None)
+        kernels.dense_backward(
+            x, w, out, dout, np.zeros((4, 4), F32), np.zeros_like(w), None
+        )
     with pytest.raises(ValueError, match="db: expected shape"):
-        kernels.dense_backward(x, w, out, dout, None, np.zeros_like(w), np.zeros(3, F32))
+        kernels.dense_backward(
+            x, w, out, dout, None, np.zeros_like(w), np.zeros(3, F32)
+        )
 
 
 def test_activation_shape_mismatch():
@@ -103,6 +111,8 @@ def test_activation_shape_mismatch():
 
 def test_loss_gradient_buffer_must_match():
     with pytest.raises(ValueError, match="dlogits"):
-        kernels.softmax_cross_entropy(np.zeros((2, 3)), np.zeros(2, np.int64), np.zeros((2, 2)))
+        kernels.softmax_cross_entropy(
+            np.zeros((2, 3)), np.zeros(2, np.int64), np.zeros((2, 2))
+        )
     with pytest.raises(ValueError, match="labels: expected shape"):
         kernels.softmax_cross_entropy(np.zeros((2, 3)), np.zeros(3, np.int64))

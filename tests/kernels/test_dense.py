@@ -67,7 +67,13 @@ def test_backward_overwrites_dout_with_preactivation_gradient(rng):
     dout = rng.standard_normal(out.shape)
     buffer = dout.copy()
     kernels.dense_backward(
-        x, w, out, buffer, np.empty_like(x), np.empty_like(w), np.empty_like(b),
+        x,
+        w,
+        out,
+        buffer,
+        np.empty_like(x),
+        np.empty_like(w),
+        np.empty_like(b),
         activation="sigmoid",
     )
     z, _ = ref.dense_forward(x, w, b, "sigmoid")
@@ -88,9 +94,15 @@ def test_backward_matches_finite_differences(rng, activation):
     out = run_forward(x, w, b, activation)
     dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty_like(b)
     kernels.dense_backward(x, w, out, r.copy(), dx, dw, db, activation=activation)
-    np.testing.assert_allclose(dx, ref.numerical_gradient(loss, x), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(dw, ref.numerical_gradient(loss, w), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(db, ref.numerical_gradient(loss, b), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        dx, ref.numerical_gradient(loss, x), rtol=1e-6, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        dw, ref.numerical_gradient(loss, w), rtol=1e-6, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        db, ref.numerical_gradient(loss, b), rtol=1e-6, atol=1e-7
+    )
 
 
 @pytest.mark.slow

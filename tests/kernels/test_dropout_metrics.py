@@ -29,7 +29,9 @@ def test_dropout_rejects_p_of_one():
 def test_count_correct(rng):
     logits = rng.standard_normal((50, 4))
     labels = rng.integers(0, 4, 50)
-    assert kernels.count_correct(logits, labels) == int(np.sum(logits.argmax(1) == labels))
+    assert kernels.count_correct(logits, labels) == int(
+        np.sum(logits.argmax(1) == labels)
+    )
 
 
 def test_count_correct_binary(rng):

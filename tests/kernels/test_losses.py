@@ -19,7 +19,9 @@ def test_softmax_cross_entropy_matches_reference(rng, dtype, label_dtype, shape)
     assert isinstance(loss, float)
     ref.assert_close(loss, exp_loss, dtype)
     ref.assert_close(dlogits, exp_grad, dtype)
-    assert kernels.softmax_cross_entropy(logits, labels) == pytest.approx(loss, rel=1e-12)
+    assert kernels.softmax_cross_entropy(logits, labels) == pytest.approx(
+        loss, rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -62,7 +62,9 @@ def problem(rng, dtype, size=37):
 
 SGD_GRID = [
     dict(momentum=m, dampening=d, weight_decay=wd, nesterov=n)
-    for m, d, wd, n in itertools.product([0.0, 0.9], [0.0, 0.3], [0.0, 0.01], [False, True])
+    for m, d, wd, n in itertools.product(
+        [0.0, 0.9], [0.0, 0.3], [0.0, 0.01], [False, True]
+    )
     if not (n and (m == 0 or d != 0))  # torch rejects these nesterov settings
 ]
 
@@ -89,7 +91,9 @@ ADAM_GRID = [
 @pytest.mark.parametrize("options", ADAM_GRID, ids=str)
 def test_adam_trajectory_matches_torch_algorithm(rng, dtype, options):
     params, grads = problem(rng, dtype)
-    expected = torch_adam_reference(params, grads, lr=0.01, beta2=0.999, eps=1e-8, **options)
+    expected = torch_adam_reference(
+        params, grads, lr=0.01, beta2=0.999, eps=1e-8, **options
+    )
     p = params.copy()
     m, v = np.zeros_like(p), np.zeros_like(p)
     for step, (g, exp) in enumerate(zip(grads, expected), start=1):
