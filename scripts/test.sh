@@ -4,6 +4,8 @@
 # is first imported, so they run in a pytest process of their own, with a
 # small GEMM tile so tiny shapes still span several tiles.
 set -euo pipefail
+python -m ruff check fastnn kernels benchmarks tests
+python -m ruff format --check fastnn kernels benchmarks tests
 python -m pytest tests --ignore=tests/cuda -q "$@"
 if python -c "from numba import cuda; raise SystemExit(0 if cuda.is_available() else 1)" 2>/dev/null; then
     python -m pytest tests/cuda -q "$@"            # a real GPU
