@@ -211,7 +211,7 @@ def info_lines():
             if pool.get("user_api") != "blas":
                 continue
             lines.append(
-                f"BLAS ({'fastnn kernels' if 'scipy' in pool['filepath'] else 'numpy'}): "
+                f"BLAS ({'fastnn kernels' if 'scipy.libs' in pool['filepath'] else 'numpy'}): "
                 f"{pool.get('internal_api')} {pool.get('version')} "
                 f"({pool.get('threading_layer')}, {pool.get('num_threads')} threads, "
                 f"{pool.get('architecture')}) from {pool.get('filepath')}"
