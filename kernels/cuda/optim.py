@@ -1,17 +1,15 @@
 """Optimizer updates (CUDA): one grid-stride kernel per step over the flat
-parameter buffer, with the arithmetic of ``kernels/cpu/optim.py`` (torch.optim
-order of operations, subnormal state flushed to zero as on the CPU)."""
+parameter buffer. The per-parameter arithmetic is the CPU target's, from
+``kernels/_scalar.py`` (torch.optim order of operations, subnormal state
+flushed to zero)."""
 
-import math
-
-import numpy as np
 from numba import cuda
 
 from .. import _scalar
-from ..cpu.optim import SMALLEST_NORMAL
 from ._launch import as_device, flat, grid_1d, placeholder
 
-flush_subnormal = cuda.jit(device=True)(_scalar.flush_subnormal)
+sgd_element = cuda.jit(device=True)(_scalar.sgd_element)
+adam_element = cuda.jit(device=True)(_scalar.adam_element)
 
 
 @cuda.jit
@@ -30,20 +28,23 @@ def _sgd(
 ):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, param.size, stride):
-        g = grad[i]
-        if weight_decay != 0:
-            g = g + weight_decay * param[i]
+        buf = velocity[i] if use_momentum else param[i] - param[i]
+        p, buf = sgd_element(
+            param[i],
+            grad[i],
+            buf,
+            use_momentum,
+            first_step,
+            lr,
+            momentum,
+            damp_keep,
+            weight_decay,
+            nesterov,
+            tiny,
+        )
+        param[i] = p
         if use_momentum:
-            if first_step:
-                buf = g
-            else:
-                buf = flush_subnormal(velocity[i] * momentum + damp_keep * g, tiny)
             velocity[i] = buf
-            if nesterov:
-                g = g + momentum * buf
-            else:
-                g = buf
-        param[i] = param[i] + (-lr) * g
 
 
 def sgd_update(
@@ -61,19 +62,21 @@ def sgd_update(
     param, grad = flat(as_device(param)), flat(as_device(grad))
     use_momentum = momentum != 0
     velocity = flat(as_device(velocity)) if use_momentum else placeholder(param.dtype)
-    cast = np.dtype(param.dtype).type
+    lr_, momentum_, damp_keep, weight_decay_, tiny = _scalar.sgd_scalars(
+        param.dtype, lr, momentum, dampening, weight_decay
+    )
     _sgd[grid_1d(param.size)](
         param,
         grad,
         velocity,
         use_momentum,
         step == 1,
-        cast(lr),
-        cast(momentum),
-        cast(1 - dampening),
-        cast(weight_decay),
+        lr_,
+        momentum_,
+        damp_keep,
+        weight_decay_,
         nesterov,
-        SMALLEST_NORMAL[np.dtype(param.dtype)],
+        tiny,
     )
 
 
@@ -83,6 +86,7 @@ def _adam(
     grad,
     m,
     v,
+    decoupled,
     beta1_weight,
     lerp_low,
     beta2,
@@ -90,29 +94,32 @@ def _adam(
     eps,
     weight_decay,
     decay_keep,
-    decoupled,
     step_size,
     bias_correction2_sqrt,
     tiny,
 ):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, param.size, stride):
-        p = param[i]
-        g = grad[i]
-        if decoupled:
-            p = p * decay_keep
-        elif weight_decay != 0:
-            g = g + weight_decay * p
-        if lerp_low:
-            mi = m[i] + beta1_weight * (g - m[i])
-        else:
-            mi = g - (g - m[i]) * (1 - beta1_weight)
-        mi = flush_subnormal(mi, tiny)
+        p, mi, vi = adam_element(
+            param[i],
+            grad[i],
+            m[i],
+            v[i],
+            beta1_weight,
+            lerp_low,
+            beta2,
+            beta2_keep,
+            eps,
+            weight_decay,
+            decay_keep,
+            decoupled,
+            step_size,
+            bias_correction2_sqrt,
+            tiny,
+        )
+        param[i] = p
         m[i] = mi
-        vi = flush_subnormal(v[i] * beta2 + beta2_keep * g * g, tiny)
         v[i] = vi
-        denom = math.sqrt(vi) / bias_correction2_sqrt + eps
-        param[i] = p + (-step_size) * (mi / denom)
 
 
 def adam_update(
@@ -130,22 +137,7 @@ def adam_update(
 ):
     """One torch.optim.Adam/AdamW step on the GPU, in place (no argument checks)."""
     param, grad, m, v = (flat(as_device(a)) for a in (param, grad, m, v))
-    cast = np.dtype(param.dtype).type
-    beta1_weight = 1 - beta1
-    _adam[grid_1d(param.size)](
-        param,
-        grad,
-        m,
-        v,
-        cast(beta1_weight),
-        abs(beta1_weight) < 0.5,
-        cast(beta2),
-        cast(1 - beta2),
-        cast(eps),
-        cast(weight_decay),
-        cast(1 - lr * weight_decay),
-        decoupled,
-        cast(lr / (1 - beta1**step)),
-        cast(math.sqrt(1 - beta2**step)),
-        SMALLEST_NORMAL[np.dtype(param.dtype)],
+    scalars = _scalar.adam_scalars(
+        param.dtype, step, lr, beta1, beta2, eps, weight_decay
     )
+    _adam[grid_1d(param.size)](param, grad, m, v, decoupled, *scalars)
