@@ -72,3 +72,11 @@ def test_errors_are_reported_without_traceback(tmp_path, capsys):
 def test_bad_hidden_sizes_rejected():
     with pytest.raises(SystemExit):
         main(["train", "--hidden", "12,x"])
+
+
+def test_train_with_defaults_reaches_98_percent(mnist_dir, capsys):
+    """The README's promise: `fastnn train` with its defaults gets >= 98%."""
+    assert main(["train", "--json", "--quiet", "--data-dir", str(mnist_dir)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["epochs"] == 10
+    assert result["test_accuracy"] >= 0.98

@@ -30,10 +30,38 @@ def flat(a):
     return a.reshape(a.size) if len(a.shape) != 1 else a
 
 
-def placeholder(dtype):
+_placeholders = {}
+_accumulators = {}
+
+
+def placeholder(dtype, ndim=1):
     """A 1-element device array standing in for an optional argument that is
-    None (kernels take a flag instead of a None-typed argument)."""
-    return cuda.device_array(1, dtype=np.dtype(dtype))
+    None (kernels take a flag instead of a None-typed argument). Allocated
+    once per dtype and rank: device allocations are slow, and a placeholder
+    is never read or written."""
+    key = (np.dtype(dtype), ndim)
+    if key not in _placeholders:
+        _placeholders[key] = cuda.device_array((1,) * ndim, dtype=key[0])
+    return _placeholders[key]
+
+
+@cuda.jit
+def _zero(array):
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, array.size, stride):
+        array[i] = 0
+
+
+def accumulator(dtype, size):
+    """A zeroed device array for a kernel's reduced results (a loss, a count),
+    reused across calls instead of allocated each time; zeroed by a kernel
+    launch, which the stream orders before the kernel that adds into it."""
+    key = (np.dtype(dtype), size)
+    if key not in _accumulators:
+        _accumulators[key] = cuda.device_array(size, dtype=key[0])
+    acc = _accumulators[key]
+    _zero[1, 32](acc)
+    return acc
 
 
 def scalar_from_device(array):

@@ -8,7 +8,7 @@ import numpy as np
 from numba import cuda
 
 from .._scalar import SIGMOID
-from ._launch import as_device, flat, grid_1d, placeholder
+from ._launch import accumulator, as_device, flat, grid_1d, placeholder
 from .activations import activate
 
 
@@ -48,12 +48,12 @@ def _finish(acc, denominator, what):
 def softmax_cross_entropy(logits, labels, dlogits=None):
     """Fused softmax + cross-entropy, batch mean (no argument checks)."""
     logits, labels, dlogits = as_device(logits), as_device(labels), as_device(dlogits)
-    acc = cuda.to_device(np.zeros(2, np.float64))
+    acc = accumulator(np.float64, 2)
     has_grad = dlogits is not None
     _softmax_cross_entropy[grid_1d(logits.shape[0])](
         logits,
         labels,
-        dlogits if has_grad else placeholder(logits.dtype).reshape((1, 1)),
+        dlogits if has_grad else placeholder(logits.dtype, ndim=2),
         has_grad,
         acc,
     )
@@ -77,7 +77,7 @@ def mse(pred, target, dpred=None):
     """Mean squared error over all elements (no argument checks)."""
     pred, target = flat(as_device(pred)), flat(as_device(target))
     dpred = flat(as_device(dpred)) if dpred is not None else None
-    acc = cuda.to_device(np.zeros(2, np.float64))
+    acc = accumulator(np.float64, 2)
     has_grad = dpred is not None
     _mse[grid_1d(pred.size)](
         pred, target, dpred if has_grad else placeholder(pred.dtype), has_grad, acc
@@ -103,7 +103,7 @@ def binary_cross_entropy_with_logits(logits, target, dlogits=None):
     """Stable mean BCE on logits (no argument checks)."""
     logits, target = flat(as_device(logits)), flat(as_device(target))
     dlogits = flat(as_device(dlogits)) if dlogits is not None else None
-    acc = cuda.to_device(np.zeros(2, np.float64))
+    acc = accumulator(np.float64, 2)
     has_grad = dlogits is not None
     _bce[grid_1d(logits.size)](
         logits,

@@ -3,7 +3,7 @@
 import numpy as np
 from numba import cuda
 
-from ._launch import as_device, flat, grid_1d
+from ._launch import accumulator, as_device, flat, grid_1d
 
 
 @cuda.jit
@@ -22,7 +22,7 @@ def _count_correct(logits, labels, acc):
 def count_correct(logits, labels):
     """Rows whose arg-max equals the label (no argument checks)."""
     logits, labels = as_device(logits), as_device(labels)
-    acc = cuda.to_device(np.zeros(1, np.int64))
+    acc = accumulator(np.int64, 1)
     _count_correct[grid_1d(logits.shape[0])](logits, labels, acc)
     return int(acc.copy_to_host()[0])
 
@@ -38,6 +38,6 @@ def _count_correct_binary(logits, target, acc):
 def count_correct_binary(logits, target):
     """Elements where (logit > 0) equals (target > 0.5) (no argument checks)."""
     logits, target = flat(as_device(logits)), flat(as_device(target))
-    acc = cuda.to_device(np.zeros(1, np.int64))
+    acc = accumulator(np.int64, 1)
     _count_correct_binary[grid_1d(logits.size)](logits, target, acc)
     return int(acc.copy_to_host()[0])
