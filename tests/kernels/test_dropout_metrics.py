@@ -39,3 +39,21 @@ def test_count_correct_binary(rng):
     target = rng.integers(0, 2, (20, 3)).astype(np.float64)
     expected = int(np.sum((logits > 0) == (target > 0.5)))
     assert kernels.count_correct_binary(logits, target) == expected
+
+
+def test_dropout_backward_matches_finite_differences(rng):
+    """With the noise fixed, dropout is linear in x: its backward is exact."""
+    x = rng.standard_normal((3, 4))
+    u = rng.random((3, 4))
+    r = rng.standard_normal((3, 4))
+    out = np.empty_like(x)
+
+    def loss():
+        kernels.dropout_forward(x, u, out, 0.4)
+        return float(np.sum(r * out))
+
+    dx = np.empty_like(x)
+    kernels.dropout_backward(u, r, dx, 0.4)
+    np.testing.assert_allclose(
+        dx, ref.numerical_gradient(loss, x), rtol=1e-6, atol=1e-9
+    )
