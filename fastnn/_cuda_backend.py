@@ -15,15 +15,12 @@ from fastnn.kernels.cuda._launch import grid_1d
 
 @cuda.jit
 def _gather_rows(source, indices, out):
-    """out[k, :] = source[indices[k], :] (2-D) or out[k] = source[indices[k]] (1-D)."""
-    rows = out.shape[0]
-    width = out.size // rows
-    flat_out = out.reshape(out.size)
-    flat_src = source.reshape(source.size)
+    """out[k, j] = source[indices[k], j], grid-stride over out's elements."""
+    rows, width = out.shape
     start, stride = cuda.grid(1), cuda.gridsize(1)
-    for idx in range(start, out.size, stride):
+    for idx in range(start, rows * width, stride):
         k, j = idx // width, idx % width
-        flat_out[idx] = flat_src[indices[k] * width + j]
+        out[k, j] = source[indices[k], j]
 
 
 class CUDABackend:
@@ -57,6 +54,9 @@ class CUDABackend:
         )
 
     def take_rows(self, source, indices, out):
+        if len(out.shape) == 1:  # labels: gather them as one-column rows
+            source = source.reshape((source.shape[0], 1))
+            out = out.reshape((out.shape[0], 1))
         _gather_rows[grid_1d(out.size)](source, indices, out)
 
     def fill_uniform(self, rng, out):
