@@ -112,7 +112,7 @@ def _download(name, directory):
                 known_hash=f"md5:{MNIST_FILES[name][1]}",
                 fname=f"{name}.gz",
                 path=directory,
-                progressbar=False,
+                progressbar=True,  # pooch shows a tqdm bar per file
             )
             return Path(path)
         except Exception as exc:  # network errors come in many types
