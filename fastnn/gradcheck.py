@@ -2,6 +2,10 @@
 
 import numpy as np
 
+from fastnn import losses as losses_module
+from fastnn.layers import from_config
+from fastnn.model import Sequential, _Buffers
+
 
 def gradient_check(model, x, y, loss=None, eps=1e-5, max_params=200, seed=0):
     """Compare backprop gradients of the model's loss with central differences.
@@ -14,25 +18,14 @@ def gradient_check(model, x, y, loss=None, eps=1e-5, max_params=200, seed=0):
     rounding noise (~1e-10 at eps=1e-5) would swamp their relative error.
     Relative errors below ~1e-5 mean backprop is right; ~1e-2 means a bug.
     """
-    from fastnn import losses as losses_module
-    from fastnn.layers import from_config
-    from fastnn.model import Sequential
-
     loss = losses_module.get(
         loss if loss is not None else (model.loss or "cross_entropy")
     )
-    clone = Sequential(
-        [
-            from_config({"class": type(layer).__name__, "config": layer.get_config()})
-            for layer in model.layers
-        ],
-        dtype="float64",
-    )
+    layers = [from_config(entry) for entry in model.get_config()["layers"]]
+    clone = Sequential(layers, dtype="float64")
     clone.set_weights(model.get_weights().astype(np.float64))
     clone.loss = loss
     x, y = clone._check_xy(x, y)
-    from fastnn.model import _Buffers
-
     bufs = _Buffers(clone, len(x))
     bufs.acts[0][:] = x
     bufs.targets[:] = y

@@ -1,7 +1,5 @@
 """Model losses: each wraps one fused kernel and knows its targets' form."""
 
-import numpy as np
-
 
 class Loss:
     """Base class. ``__call__(ops, outputs, targets, grad)`` returns the batch
@@ -27,9 +25,6 @@ class CrossEntropy(Loss):
     def correct(self, ops, outputs, targets):
         return ops.count_correct(outputs, targets)
 
-    def accuracy_denominator(self, outputs):
-        return outputs.shape[0]
-
 
 class MSE(Loss):
     """Mean squared error over all output elements."""
@@ -52,9 +47,6 @@ class BinaryCrossEntropy(Loss):
 
     def correct(self, ops, outputs, targets):
         return ops.count_correct_binary(outputs, targets)
-
-    def accuracy_denominator(self, outputs):
-        return int(np.prod(outputs.shape))
 
 
 LOSSES = {cls.name: cls for cls in (CrossEntropy, MSE, BinaryCrossEntropy)}

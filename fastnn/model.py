@@ -38,12 +38,14 @@ class DivergenceError(FloatingPointError):
 class _Buffers:
     """Activations, gradients, targets and dropout noise for one batch size."""
 
-    def __init__(self, model, batch):
+    def __init__(self, model, batch, with_grads=True):
         be, dtype = model._backend, model.dtype
         widths = model._widths
         self.acts = [be.empty((batch, w), dtype) for w in widths]
-        # grads[0] (dL/dx of the input) is never needed
-        self.grads = [None] + [be.empty((batch, w), dtype) for w in widths[1:]]
+        # grads[0] (dL/dx of the input) is never needed; inference needs none
+        self.grads = [None] + [
+            be.empty((batch, w), dtype) if with_grads else None for w in widths[1:]
+        ]
         self.noise = [
             be.empty((batch, widths[i]), dtype) if s.needs_noise else None
             for i, s in enumerate(model._stages)
@@ -332,8 +334,6 @@ class Sequential:
         self._require_compiled()
         x, y = self._check_xy(x, y)
         self._ensure_built(seed)
-        if not self.optimizer.state and self.optimizer.state_names:
-            self.optimizer.allocate(self._backend, self.params.shape[0], self.dtype)
         bufs = self._buffers(self._train_buffers, len(x))
         be = self._backend
         if any(noise is not None for noise in bufs.noise):
@@ -361,7 +361,8 @@ class Sequential:
     def _buffers(self, cache, batch):
         bufs = cache.get(batch)
         if bufs is None:
-            bufs = cache[batch] = _Buffers(self, batch)
+            with_grads = cache is self._train_buffers
+            bufs = cache[batch] = _Buffers(self, batch, with_grads)
         return bufs
 
     # ------------------------------------------------------------------ fit
@@ -424,8 +425,6 @@ class Sequential:
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
         self._ensure_built(seed)
-        if not self.optimizer.state and self.optimizer.state_names:
-            self.optimizer.allocate(self._backend, self.params.shape[0], self.dtype)
         callbacks = list(callbacks or [])
         history = History()
         history.seed = seed

@@ -62,8 +62,3 @@ def accumulator(dtype, size):
     acc = _accumulators[key]
     _zero[1, 32](acc)
     return acc
-
-
-def scalar_from_device(array):
-    """Copy a small device array back (the one host transfer of a loss call)."""
-    return array.copy_to_host()
