@@ -16,6 +16,7 @@ command (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...``).
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -160,13 +161,55 @@ def torch_available():
     return True
 
 
-def train_step_contenders(sizes, batch, include_numpy=True):
-    """{name: zero-argument callable doing one training step}."""
+# The matrix products alone: what BLAS needs for the same work, timed beside
+# the contenders so each run measures the floor under fastnn's step.
+FLOOR = "products"
+
+
+def _products_kernel():
+    from numba import njit
+
+    from fastnn.kernels.cpu.gemm import matmul
+
+    @njit(cache=False)
+    def run(xs, ws, outs, dws, dxs, backward):
+        n = len(ws)
+        for k in range(n):
+            matmul(xs[k], ws[k], outs[k])
+        if backward:
+            for k in range(n - 1, -1, -1):
+                matmul(xs[k].T, outs[k], dws[k])
+                if k > 0:
+                    matmul(outs[k], ws[k].T, dxs[k])
+
+    return run
+
+
+def products_only(sizes, batch, backward=True):
+    """A callable doing only the matrix products of a training step (forward,
+    dW, and dX but for the first layer) or of inference (``backward=False``),
+    with the BLAS fastnn's kernels use (MKL or OpenBLAS), same shapes and order."""
+    rng = np.random.default_rng(4)
+    pairs = list(zip(sizes, sizes[1:]))
+    ws = tuple(rng.standard_normal((i, o), dtype=np.float32) for i, o in pairs)
+    outs = tuple(np.zeros((batch, o), np.float32) for _, o in pairs)
+    xs = (rng.random((batch, sizes[0]), dtype=np.float32),) + outs[:-1]
+    dws = tuple(np.empty_like(w) for w in ws)
+    dxs = tuple(np.empty((batch, i), np.float32) for i, _ in pairs)
+    run = _products_kernel()
+    return lambda: run(xs, ws, outs, dws, dxs, backward)
+
+
+def train_step_contenders(sizes, batch, include_numpy=True, floor=False):
+    """{name: zero-argument callable doing one training step}; with ``floor``
+    also the step's matrix products alone (not a contender)."""
     rng = np.random.default_rng(1)
     x = rng.random((batch, sizes[0]), dtype=np.float32)
     y = rng.integers(0, sizes[-1], batch)
     model = make_fastnn(sizes)
     contenders = {"fastnn": lambda: model.train_on_batch(x, y)}
+    if floor:
+        contenders[FLOOR] = products_only(sizes, batch)
     if torch_available():
         import torch
 
@@ -187,10 +230,12 @@ def train_step_contenders(sizes, batch, include_numpy=True):
     return contenders
 
 
-def inference_contenders(sizes):
+def inference_contenders(sizes, floor=False):
     x = np.random.default_rng(2).random((1, sizes[0]), dtype=np.float32)
     model = make_fastnn(sizes)
     contenders = {"fastnn": lambda: model.predict(x)}
+    if floor:
+        contenders[FLOOR] = products_only(sizes, 1, backward=False)
     if torch_available():
         import torch
 
@@ -258,18 +303,60 @@ def dense_layer_contenders(batch, n_in=784, n_out=512):
 
 
 # ----------------------------------------------------------------- MNIST
-def mnist_worker(name, max_epochs, target, data_dir):
-    """Train the shared recipe until test accuracy >= target; print JSON."""
-    start = time.perf_counter()
-    import fastnn as fnn
+def plain_mnist(directory):
+    """MNIST from the IDX files with gzip and NumPy alone, scaled as fastnn's
+    loader scales it, for the other contenders: their runs must not import
+    fastnn (and Numba), whose time and memory would be counted against them.
+    No checksum pass, unlike fastnn's loader."""
+    import gzip
 
-    (x_train, y_train), (x_test, y_test) = fnn.datasets.load_mnist(data_dir)
+    arrays = []
+    for name, offset in [
+        ("train-images-idx3-ubyte", 16),
+        ("train-labels-idx1-ubyte", 8),
+        ("t10k-images-idx3-ubyte", 16),
+        ("t10k-labels-idx1-ubyte", 8),
+    ]:
+        path = os.path.join(directory, name)
+        if os.path.exists(path + ".gz"):
+            with gzip.open(path + ".gz", "rb") as f:
+                data = f.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+        raw = np.frombuffer(data, np.uint8, offset=offset)
+        if offset == 16:
+            values = raw.reshape(-1, 784).astype(np.float32)
+            values /= np.float32(255.0)
+            arrays.append(values)
+        else:
+            arrays.append(raw.astype(np.int64))
+    return (arrays[0], arrays[1]), (arrays[2], arrays[3])
+
+
+def cosine_lr(lr, epoch, epochs):
+    """fastnn.CosineDecay(epochs)(lr, epoch), written out for the other
+    contenders (a test checks the two agree)."""
+    return lr * (1 + math.cos(math.pi * min(epoch, epochs) / epochs)) / 2
+
+
+def mnist_worker(name, max_epochs, target, data_dir):
+    """Train the shared recipe until test accuracy >= target; print JSON.
+
+    ``data_dir`` must hold the MNIST files (the parent process resolves it).
+    """
+    start = time.perf_counter()
+    if name == "fastnn":
+        import fastnn as fnn
+
+        (x_train, y_train), (x_test, y_test) = fnn.datasets.load_mnist(data_dir)
+    else:
+        (x_train, y_train), (x_test, y_test) = plain_mnist(data_dir)
     batch, lr, epochs_run, accuracy = 128, 0.05, 0, 0.0
-    schedule = fnn.CosineDecay(max_epochs)
     seconds_per_epoch = []
     rng = np.random.default_rng(0)
     if name == "fastnn":
-        model = make_fastnn(BIG, lr=lr, schedule=schedule)
+        model = make_fastnn(BIG, lr=lr, schedule=fnn.CosineDecay(max_epochs))
         while epochs_run < max_epochs and accuracy < target:
             t0 = time.perf_counter()
             model.fit(x_train, y_train, epochs=1, batch_size=batch, seed=0, verbose=0)
@@ -285,7 +372,7 @@ def mnist_worker(name, max_epochs, target, data_dir):
         tx_test = torch.from_numpy(x_test)
         while epochs_run < max_epochs and accuracy < target:
             for group in optimizer.param_groups:
-                group["lr"] = schedule(lr, epochs_run)
+                group["lr"] = cosine_lr(lr, epochs_run, max_epochs)
             t0 = time.perf_counter()
             order = torch.from_numpy(rng.permutation(len(x_train)))
             for lo in range(0, len(x_train), batch):
@@ -300,7 +387,7 @@ def mnist_worker(name, max_epochs, target, data_dir):
     elif name == "numpy":
         model = NumpyMLP(BIG, lr=lr)
         while epochs_run < max_epochs and accuracy < target:
-            model.lr = schedule(lr, epochs_run)
+            model.lr = cosine_lr(lr, epochs_run, max_epochs)
             t0 = time.perf_counter()
             order = rng.permutation(len(x_train))
             for lo in range(0, len(x_train), batch):
@@ -425,7 +512,9 @@ def print_case(title, times, flops=None, peak=None):
         if flops:
             gflops = flops / seconds / 1e9
             line += f"  {gflops:7.1f} GFLOP/s ({100 * gflops / peak:4.1f}% of peak)"
-        if base is not None and name != "fastnn":
+        if name == FLOOR:
+            line += f"  the matrix products alone: {100 * seconds / base:.0f}% of fastnn's time"
+        elif base is not None and name != "fastnn":
             line += f"  fastnn/{name} = {base / seconds:.3f}"
         print(line)
 
@@ -452,7 +541,11 @@ def versions():
 
     import fastnn
 
-    info.update(fastnn=fastnn.__version__, numba=numba.__version__)
+    info.update(
+        fastnn=fastnn.__version__,
+        numba=numba.__version__,
+        cpu_blas=fastnn.kernels.cpu_blas(),
+    )
     if torch_available():
         import torch
 
@@ -529,7 +622,9 @@ def main(argv=None):
     ]:
         if key[0] not in cases:
             continue
-        times = interleaved(train_step_contenders(sizes, batch), rounds, calls)
+        times = interleaved(
+            train_step_contenders(sizes, batch, floor=True), rounds, calls
+        )
         flops = train_flops(sizes, batch)
         print_case(title, times, flops, peak)
         results["cases"][key] = {
@@ -538,7 +633,7 @@ def main(argv=None):
         }
 
     if "4" in cases:
-        times = interleaved(inference_contenders(BIG), rounds, 500)
+        times = interleaved(inference_contenders(BIG, floor=True), rounds, 500)
         print_case("case 4: inference latency, batch 1, 784-512-512-10", times)
         results["cases"]["4_infer_b1"] = {"seconds": times}
     if "5" in cases:
@@ -566,13 +661,16 @@ def markdown_table(results):
     v = results["versions"]
     lines = [
         f"Measured {results['date']} on {v['cpu']} ({v['cores']} cores), Python "
-        f"{v['python']}, fastnn {v['fastnn']}, numba {v['numba']}, NumPy {v['numpy']}, "
+        f"{v['python']}, fastnn {v['fastnn']} (CPU BLAS: {v.get('cpu_blas', '?')}), "
+        f"numba {v['numba']}, NumPy {v['numpy']}, "
         f"PyTorch {v.get('torch', 'not installed')}; float32 matmul peak "
         f"{results['peak_gflops']:.0f} GFLOP/s. Ratio = fastnn time / other time "
-        "(below 1: fastnn is faster).",
+        "(below 1: fastnn is faster). Matrix products alone: the same shapes' "
+        "BLAS products by themselves, in the same run (share of fastnn's time).",
         "",
-        "| case | fastnn | PyTorch | NumPy | fastnn/PyTorch | fastnn/NumPy |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| case | fastnn | PyTorch | NumPy | fastnn/PyTorch | fastnn/NumPy | "
+        "matrix products alone |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     titles = {
         "dense_layer_b128": "dense_forward+backward 128x784->512",
@@ -596,7 +694,12 @@ def markdown_table(results):
         ]
         if "gflops" in cases[key]:
             cells[0] += f" ({cases[key]['gflops']['fastnn']:.0f} GFLOP/s)"
-        lines.append(f"| {title} | " + " | ".join(cells + ratios) + " |")
+        floor = (
+            f"{fmt_time(t[FLOOR]).strip()} ({100 * t[FLOOR] / t['fastnn']:.0f}%)"
+            if FLOOR in t
+            else "-"
+        )
+        lines.append(f"| {title} | " + " | ".join(cells + ratios + [floor]) + " |")
     mnist = cases.get("5_mnist") or {}
     if "fastnn" in mnist:
         base = mnist["fastnn"]
@@ -648,7 +751,10 @@ def mnist_case(quick, data_dir):
         " (784-512-512-10, SGD 0.05 m0.9, cosine, batch 128), own process each"
     )
     try:
-        mnist = run_mnist_case(names, max_epochs, 0.98, data_dir)
+        import fastnn as fnn
+
+        directory = str(fnn.datasets.mnist_directory(data_dir))
+        mnist = run_mnist_case(names, max_epochs, 0.98, directory)
     except Exception as exc:  # data missing: say so and go on
         mnist = {}
         print(f"  skipped: {exc}")

@@ -207,17 +207,22 @@ def info_lines():
         import scipy.linalg.cython_blas  # noqa: F401 - the BLAS the kernels call
         from threadpoolctl import threadpool_info
 
+        ours = "mkl" if kernels.cpu_blas() == "mkl" else "scipy.libs"
         for pool in threadpool_info():
             if pool.get("user_api") != "blas":
                 continue
+            user = "fastnn kernels" if ours in pool["filepath"] else "numpy/scipy"
             lines.append(
-                f"BLAS ({'fastnn kernels' if 'scipy.libs' in pool['filepath'] else 'numpy'}): "
+                f"BLAS ({user}): "
                 f"{pool.get('internal_api')} {pool.get('version')} "
                 f"({pool.get('threading_layer')}, {pool.get('num_threads')} threads, "
                 f"{pool.get('architecture')}) from {pool.get('filepath')}"
             )
     except ImportError:
         lines.append("BLAS: install threadpoolctl to see which BLAS is loaded")
+    lines.append(
+        f"CPU matrix products: {kernels.cpu_blas()} (FASTNN_CPU_BLAS=auto|mkl|openblas)"
+    )
     lines.append(f"kernel cache: {kernels.cache_dir() or 'disabled'}")
     reason = kernels.cuda_unavailable_reason()
     if reason is None:

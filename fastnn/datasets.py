@@ -143,15 +143,12 @@ def _find_directory(path):
     return None
 
 
-def load_mnist(path=None, download=True):
-    """MNIST as ``((x_train, y_train), (x_test, y_test))``.
+def mnist_directory(path=None, download=True):
+    """The directory holding the four MNIST IDX files (``.gz`` or raw).
 
-    x: float32 in [0, 1], shape (N, 784); y: int64 labels. Files are taken
-    from ``path``, else ``$FASTNN_DATA_DIR``, else the user cache
-    (``~/.cache/fastnn/mnist``); if none holds them and ``download`` is true,
-    they are downloaded (with pooch, checked by MD5) into the cache. Local
-    files may be gzipped or raw IDX; their decompressed contents are checked
-    against the known SHA-256.
+    Looked up as in ``load_mnist``: ``path``, else ``$FASTNN_DATA_DIR``, else
+    the user cache; if none holds them and ``download`` is true, they are
+    downloaded (with pooch, checked by MD5) into the cache first.
     """
     directory = _find_directory(path)
     if directory is None:
@@ -162,6 +159,20 @@ def load_mnist(path=None, download=True):
         for name in MNIST_FILES:
             if _local_file(directory, name) is None:
                 _download(name, directory)
+    return directory
+
+
+def load_mnist(path=None, download=True):
+    """MNIST as ``((x_train, y_train), (x_test, y_test))``.
+
+    x: float32 in [0, 1], shape (N, 784); y: int64 labels. Files are taken
+    from ``path``, else ``$FASTNN_DATA_DIR``, else the user cache
+    (``~/.cache/fastnn/mnist``); if none holds them and ``download`` is true,
+    they are downloaded (with pooch, checked by MD5) into the cache. Local
+    files may be gzipped or raw IDX; their decompressed contents are checked
+    against the known SHA-256.
+    """
+    directory = mnist_directory(path, download)
     arrays = {}
     for name in MNIST_FILES:
         file = _local_file(directory, name)

@@ -16,6 +16,9 @@ argument), writes into caller-provided buffers, and runs on the CPU for NumPy
 arrays or on the GPU for CUDA device arrays. ``fastnn.kernels.cpu`` (and
 ``fastnn.kernels.cuda``) hold the same functions without the checks.
 Compiled kernels are cached on disk; see ``fastnn.kernels.cache_dir()``.
+CPU matrix products run on Intel MKL when it is installed
+(``pip install "fastnn[mkl]"``), else on OpenBLAS; ``fastnn.kernels.cpu_blas()``
+says which (``FASTNN_CPU_BLAS=openblas|mkl`` forces one).
 """
 
 from . import _cache
@@ -38,6 +41,7 @@ from ._api import (
     softmax_backward,
     softmax_cross_entropy,
 )
+from ._cpu_blas import cpu_blas
 from ._cuda_target import unavailable_reason as cuda_unavailable_reason
 
 
@@ -59,6 +63,7 @@ __all__ = [
     "cache_dir",
     "count_correct",
     "count_correct_binary",
+    "cpu_blas",
     "cuda_unavailable_reason",
     "dense_backward",
     "dense_forward",

@@ -10,8 +10,8 @@ follow, and this module closes both:
 
 fastnn therefore registers its own cache locator for files inside
 ``fastnn.kernels``: its "source stamp" is one hash over every kernel source
-file, the flags in ``kernels/_config.py`` and the Numba version, so any edit or
-flag change recompiles everything. The cache lives in the first writable of
+file, the flags in ``kernels/_config.py``, the CPU BLAS in use and the Numba
+version, so any edit or flag change recompiles everything. The cache lives in the first writable of
 ``$FASTNN_CACHE_DIR``, ``$XDG_CACHE_HOME/fastnn/numba`` (default
 ``~/.cache/fastnn/numba``) and ``<tempdir>/fastnn-numba-<user>``; with none
 writable, kernels compile without a cache instead of failing to import.
@@ -28,6 +28,7 @@ from pathlib import Path
 import numba
 
 from . import _config
+from ._cpu_blas import cpu_blas
 
 _KERNELS_DIR = Path(__file__).resolve().parent
 
@@ -55,6 +56,7 @@ def source_stamp():
     digest = hashlib.sha256()
     digest.update(numba.__version__.encode())
     digest.update(_config.flags_fingerprint().encode())
+    digest.update(cpu_blas().encode())
     for path in sorted(_KERNELS_DIR.rglob("*.py")):
         digest.update(str(path.relative_to(_KERNELS_DIR)).encode())
         digest.update(path.read_bytes())
@@ -88,7 +90,9 @@ def _make_locator_class():
             self._py_file = py_file
             self._lineno = py_func.__code__.co_firstlineno
             subpath = self.get_suitable_cache_subpath(py_file)
-            self._cache_path = str(Path(root) / subpath)
+            # one tree per BLAS: switching FASTNN_CPU_BLAS back and forth
+            # finds its own compiled kernels instead of recompiling each time
+            self._cache_path = str(Path(root) / cpu_blas() / subpath)
 
         def get_cache_path(self):
             return self._cache_path

@@ -7,6 +7,10 @@ set -euo pipefail
 python -m ruff check fastnn kernels benchmarks tests
 python -m ruff format --check fastnn kernels benchmarks tests
 python -m pytest tests --ignore=tests/cuda -q "$@"
+if [ "$(python -c 'from fastnn import kernels; print(kernels.cpu_blas())')" = mkl ]; then
+    # the kernels again on the other BLAS, the one every install has
+    FASTNN_CPU_BLAS=openblas python -m pytest tests/kernels -q "$@"
+fi
 if python -c "from numba import cuda; raise SystemExit(0 if cuda.is_available() else 1)" 2>/dev/null; then
     python -m pytest tests/cuda -q "$@"            # a real GPU
 else

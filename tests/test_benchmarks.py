@@ -100,3 +100,42 @@ def test_numpy_reference_mlp_trains():
     model = compare.NumpyMLP((8, 16, 2), lr=0.5)
     losses = [model.train_step(x, y) for _ in range(50)]
     assert losses[-1] < losses[0] / 2
+
+
+def test_plain_mnist_loader_matches_fastnn(mnist_dir):
+    """The other contenders read the same numbers without importing fastnn."""
+    import fastnn as fnn
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    compare = importlib.import_module("compare")
+    plain = compare.plain_mnist(str(mnist_dir))
+    ours = fnn.datasets.load_mnist(mnist_dir)
+    for (a_x, a_y), (b_x, b_y) in zip(plain, ours):
+        assert a_x.dtype == b_x.dtype and a_y.dtype == b_y.dtype
+        assert (a_x == b_x).all() and (a_y == b_y).all()
+
+
+def test_written_out_cosine_schedule_matches_fastnn():
+    import fastnn as fnn
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    compare = importlib.import_module("compare")
+    schedule = fnn.CosineDecay(7)
+    for epoch in range(9):
+        assert compare.cosine_lr(0.05, epoch, 7) == schedule(0.05, epoch)
+
+
+def test_mnist_worker_of_another_contender_does_not_import_fastnn(mnist_dir):
+    import subprocess
+
+    code = (
+        "import sys; sys.argv = ['compare.py', '--mnist-worker', 'numpy', "
+        f"'--max-epochs', '1', '--target', '0.5', '--data-dir', {str(mnist_dir)!r}]; "
+        f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import compare; "
+        "compare.main(sys.argv[1:]); "
+        "assert 'fastnn' not in sys.modules and 'numba' not in sys.modules"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["name"] == "numpy" and result["epochs"] == 1

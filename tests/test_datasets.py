@@ -28,6 +28,18 @@ def test_env_var_is_used(mnist_dir, monkeypatch, tmp_path):
     assert len(y_train) == 60000
 
 
+def test_mnist_directory_follows_the_lookup_order(mnist_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("FASTNN_DATA_DIR", str(mnist_dir))
+    assert datasets.mnist_directory() == mnist_dir
+    assert datasets.mnist_directory(mnist_dir) == mnist_dir
+    with pytest.raises(datasets.DatasetError, match="missing MNIST files"):
+        datasets.mnist_directory(tmp_path)  # an explicit path wins, even if empty
+    monkeypatch.delenv("FASTNN_DATA_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with pytest.raises(datasets.DatasetError, match="not found"):
+        datasets.mnist_directory(download=False)
+
+
 def test_raw_and_recompressed_files_are_accepted(mnist_dir, tmp_path, mnist):
     for name in datasets.MNIST_FILES:
         with gzip.open(mnist_dir / f"{name}.gz") as f:

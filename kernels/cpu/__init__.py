@@ -30,7 +30,7 @@ ReLU after a 128x784 @ 784x512 product was no faster than serial (~300 us vs
 ~280 us), and ``OPENBLAS_NUM_THREADS=1`` halves GEMM speed.
 """
 
-from . import activations, dense, dropout, losses, metrics, optim  # noqa: F401 - submodules
+from . import activations, dense, dropout, gemm, losses, metrics, optim  # noqa: F401 - submodules
 from .activations import (
     activation_backward,
     activation_forward,

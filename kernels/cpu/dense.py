@@ -1,16 +1,14 @@
 """Dense (fully connected) layer, forward and backward (CPU).
 
 Shapes: x (B, I), w (I, O), b (O,), out/dout (B, O), dx (B, I), dw (I, O),
-db (O,). The matrix products go to BLAS through ``np.dot(..., out)``; ``x.T``
-and ``w.T`` of C arrays are F-layout views that Numba hands to GEMM with a
-transpose flag, so no transposed copy is made. Bias and activation run as one
+db (O,). The matrix products go to BLAS through ``gemm.matmul`` (MKL or
+OpenBLAS); ``x.T`` and ``w.T`` of C arrays are F-layout views that reach GEMM
+as a transpose flag, so no transposed copy is made. Bias and activation run as one
 epilogue pass over the product; the activation derivative and the bias
 gradient as one prologue pass before the two backward products.
 """
 
 import math
-
-import numpy as np
 
 from .._jit import cpu_jit
 from .activations import (
@@ -18,12 +16,13 @@ from .activations import (
     activation_grad_inplace,
     bias_activation_inplace,
 )
+from .gemm import matmul
 from .losses import _softmax_cross_entropy
 
 
 @cpu_jit
 def _dense_forward(x, w, b, out, code, slope):
-    np.dot(x, w, out)
+    matmul(x, w, out)
     bias_activation_inplace(out, b, code, slope)
 
 
@@ -36,9 +35,9 @@ def dense_forward(x, w, b, out, activation="identity", negative_slope=0.01):
 def _dense_backward(x, w, out, dout, dx, dw, db, code, slope):
     # dout becomes dL/dz (pre-activation gradient) in place; db its column sums.
     activation_grad_inplace(out, dout, db, code, slope)
-    np.dot(x.T, dout, dw)
+    matmul(x.T, dout, dw)
     if dx is not None:
-        np.dot(dout, w.T, dx)
+        matmul(dout, w.T, dx)
 
 
 def dense_backward(
