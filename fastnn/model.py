@@ -18,7 +18,10 @@ from fastnn import optimizers as optimizers_module
 from fastnn._backend import get_backend
 from fastnn.callbacks import History
 from fastnn.kernels.cpu.activations import ACTIVATION_CODES
-from fastnn.kernels.cpu.dense import dense_stack_cross_entropy_step
+from fastnn.kernels.cpu.dense import (
+    dense_stack_cross_entropy_step,
+    dense_stack_forward,
+)
 from fastnn.layers import Dense, DenseWithActivation, Layer, fuse
 from fastnn.losses import CrossEntropy
 
@@ -50,6 +53,7 @@ class _Buffers:
             be.empty((batch, widths[i]), dtype) if s.needs_noise else None
             for i, s in enumerate(model._stages)
         ]
+        self.has_noise = any(n is not None for n in self.noise)
         self.stack_outs = tuple(self.acts[1:])
         self.stack_douts = tuple(self.grads[1:])
         if model.loss is not None and model.loss.target_kind == "labels":
@@ -279,10 +283,29 @@ class Sequential:
 
     # ---------------------------------------------------------------- steps
     def _forward(self, bufs, training):
-        ops = self._backend.ops
         acts = bufs.acts
+        if self._stack_params is not None:  # a plain dense stack: one kernel call
+            weights, biases, _, _, codes, slopes = self._stack_params
+            dense_stack_forward(
+                acts[0], weights, biases, bufs.stack_outs, codes, slopes
+            )
+            return
+        ops = self._backend.ops
         for i, stage in enumerate(self._stages):
             stage.forward(ops, acts[i], acts[i + 1], training)
+
+    def _infer(self, bufs, x_rows):
+        """Inference-mode forward on rows of checked input (model dtype,
+        C-contiguous); the CPU reads them in place instead of copying."""
+        if self._backend.name != "cpu":
+            self._backend.copy_into(bufs.acts[0], x_rows)
+            self._forward(bufs, training=False)
+            return
+        own_input, bufs.acts[0] = bufs.acts[0], x_rows
+        try:
+            self._forward(bufs, training=False)
+        finally:
+            bufs.acts[0] = own_input
 
     def _backward(self, bufs):
         ops = self._backend.ops
@@ -336,7 +359,7 @@ class Sequential:
         self._ensure_built(seed)
         bufs = self._buffers(self._train_buffers, len(x))
         be = self._backend
-        if any(noise is not None for noise in bufs.noise):
+        if bufs.has_noise:
             self._draw_noise(bufs, np.random.default_rng(seed))
         if be.name == "cpu":
             # the checked x is already a C-contiguous array of the model dtype,
@@ -533,9 +556,8 @@ class Sequential:
         for lo in range(0, n, batch):
             hi = min(n, lo + batch)
             bufs = self._buffers(self._eval_buffers, hi - lo)
-            be.copy_into(bufs.acts[0], x_dev[lo:hi])
             be.copy_into(bufs.targets, y_dev[lo:hi])
-            self._forward(bufs, training=False)
+            self._infer(bufs, x_dev[lo:hi])
             loss_sum += self.loss(ops, bufs.acts[-1], bufs.targets, None) * (hi - lo)
             if "accuracy" in self.metrics:
                 correct += self.loss.correct(ops, bufs.acts[-1], bufs.targets)
@@ -555,8 +577,7 @@ class Sequential:
         for lo in range(0, n, batch):
             hi = min(n, lo + batch)
             bufs = self._buffers(self._eval_buffers, hi - lo)
-            be.copy_into(bufs.acts[0], x[lo:hi])
-            self._forward(bufs, training=False)
+            self._infer(bufs, x[lo:hi])
             result[lo:hi] = be.to_host(bufs.acts[-1])
         return result
 

@@ -11,6 +11,7 @@ smallest normal (``tiny``) is stored as 0, see ``kernels/cpu/optim.py``.
 """
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -128,6 +129,7 @@ def adam_element(
     return p + (-step_size) * (m / denom), m, v
 
 
+@lru_cache(maxsize=256)  # the same few values every step: skip the casts
 def sgd_scalars(dtype, lr, momentum, dampening, weight_decay):
     """Host-side: the SGD kernels' scalars, cast to the parameter dtype as torch
     casts them: (lr, momentum, 1 - dampening, weight_decay, smallest normal)."""

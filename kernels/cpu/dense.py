@@ -54,6 +54,16 @@ def dense_backward(
 
 
 @cpu_jit
+def dense_stack_forward(x, weights, biases, outs, codes, slopes):
+    """Forward of a stack of dense layers in one call: ``outs[k]`` = layer k's
+    output (tuples as in ``dense_stack_cross_entropy_step``). The model's
+    inference path for plain MLPs: one kernel call instead of one per layer."""
+    _dense_forward(x, weights[0], biases[0], outs[0], codes[0], slopes[0])
+    for k in range(1, len(weights)):
+        _dense_forward(outs[k - 1], weights[k], biases[k], outs[k], codes[k], slopes[k])
+
+
+@cpu_jit
 def dense_stack_cross_entropy_step(
     x, labels, weights, biases, outs, douts, dweights, dbiases, codes, slopes
 ):
@@ -67,9 +77,7 @@ def dense_stack_cross_entropy_step(
     caller stops training with the weights untouched).
     """
     n = len(weights)
-    _dense_forward(x, weights[0], biases[0], outs[0], codes[0], slopes[0])
-    for k in range(1, n):
-        _dense_forward(outs[k - 1], weights[k], biases[k], outs[k], codes[k], slopes[k])
+    dense_stack_forward(x, weights, biases, outs, codes, slopes)
     loss = _softmax_cross_entropy(outs[n - 1], labels, douts[n - 1])
     if not math.isfinite(loss):
         return loss
