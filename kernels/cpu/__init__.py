@@ -27,7 +27,10 @@ An epilogue streams B*O values once while the product before it does B*I*O
 multiply-adds, so a serial epilogue is a few percent of a layer. Earlier
 measurements agree: under ``tbb`` or with ``OMP_WAIT_POLICY=PASSIVE`` a prange
 ReLU after a 128x784 @ 784x512 product was no faster than serial (~300 us vs
-~280 us), and ``OPENBLAS_NUM_THREADS=1`` halves GEMM speed.
+~280 us), and ``OPENBLAS_NUM_THREADS=1`` halves GEMM speed. With MKL as the BLAS
+(GNU OpenMP threads) the same holds: the SGD pass over the 670k parameters after
+that step added 0.34 ms serial and 0.87 ms as a ``prange`` over two chunks
+(batch 1024: 0.79 ms serial, 1.26 ms with ``prange``).
 """
 
 from . import activations, dense, dropout, gemm, losses, metrics, optim  # noqa: F401 - submodules
