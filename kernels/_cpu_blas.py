@@ -21,6 +21,7 @@ import ctypes
 import ctypes.util
 import glob
 import os
+import site
 import sys
 from functools import lru_cache
 
@@ -34,8 +35,8 @@ _MKL_INTERFACE_LP64 = 0  # 32-bit integers, what the kernels pass
 
 def mkl_library_candidates(prefixes=None):
     """Paths or names under which MKL's single dynamic library may be found."""
-    if prefixes is None:
-        prefixes = [sys.prefix, os.environ.get("CONDA_PREFIX", "")]
+    if prefixes is None:  # the wheel puts it in <prefix>/lib (also for --user)
+        prefixes = [sys.prefix, site.getuserbase(), os.environ.get("CONDA_PREFIX", "")]
     found = []
     for prefix in filter(None, prefixes):
         found += sorted(glob.glob(os.path.join(prefix, "lib", "libmkl_rt.so*")))
