@@ -129,3 +129,24 @@ def test_mkl_is_used_when_installed(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["mkl"]
+
+
+def test_mkl_in_another_integer_interface_is_refused(tmp_path):
+    """An MKL already running with 64-bit integers (ILP64) cannot take the
+    kernels' 32-bit arguments: it is skipped with a reason, never called."""
+    import shutil
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to build a stand-in library")
+    source = tmp_path / "fake_mkl.c"
+    source.write_text(
+        "int MKL_Set_Interface_Layer(int layer) { return 1; }\n"
+        "void cblas_sgemm(void) {}\nvoid cblas_dgemm(void) {}\n"
+    )
+    library = tmp_path / "libmkl_rt.so.3"
+    subprocess.run(
+        [compiler, "-shared", "-fPIC", str(source), "-o", str(library)], check=True
+    )
+    error = _cpu_blas._load_mkl([str(library)])
+    assert error == f"{library}: MKL runs with interface layer 1, not LP64"
