@@ -99,7 +99,8 @@ def fastnn_gpu_step(sizes, batch):
     y = rng.integers(0, sizes[-1], batch)
     model.train_on_batch(x, y)  # allocates the buffers and compiles
     bufs = model._train_buffers[batch]
-    return lambda: model._train_step(bufs, 0)
+    x_dev = bufs.acts[0]  # train_on_batch left the batch's copy there
+    return lambda: model._train_step(bufs, x_dev, 0)
 
 
 def torch_gpu_step(sizes, batch):

@@ -27,17 +27,16 @@ def gradient_check(model, x, y, loss=None, eps=1e-5, max_params=200, seed=0):
     clone.loss = loss
     x, y = clone._check_xy(x, y)
     bufs = _Buffers(clone, len(x))
-    bufs.acts[0][:] = x
     bufs.targets[:] = y
     ops = clone._backend.ops
 
     def loss_value():
-        clone._forward(bufs, training=False)
+        clone._forward(bufs, x, training=False)
         return loss(ops, bufs.acts[-1], bufs.targets, None)
 
-    clone._forward(bufs, training=False)
+    clone._forward(bufs, x, training=False)
     loss(ops, bufs.acts[-1], bufs.targets, bufs.grads[-1])
-    clone._backward(bufs)
+    clone._backward(bufs, x)
     analytic = np.array(clone.grads, copy=True)
 
     rng = np.random.default_rng(seed)

@@ -282,45 +282,49 @@ class Sequential:
         return x, y
 
     # ---------------------------------------------------------------- steps
-    def _forward(self, bufs, training):
+    # The input of a step is passed as ``x`` (the first stage only reads it);
+    # ``bufs.acts[0]`` is merely where fit gathers a batch and where a device
+    # copy of the input lives.
+    def _forward(self, bufs, x, training):
         acts = bufs.acts
         if self._stack_params is not None:  # a plain dense stack: one kernel call
             weights, biases, _, _, codes, slopes = self._stack_params
-            dense_stack_forward(
-                acts[0], weights, biases, bufs.stack_outs, codes, slopes
-            )
+            dense_stack_forward(x, weights, biases, bufs.stack_outs, codes, slopes)
             return
         ops = self._backend.ops
         for i, stage in enumerate(self._stages):
-            stage.forward(ops, acts[i], acts[i + 1], training)
+            stage.forward(ops, x if i == 0 else acts[i], acts[i + 1], training)
 
-    def _infer(self, bufs, x_rows):
-        """Inference-mode forward on rows of checked input (model dtype,
-        C-contiguous); the CPU reads them in place instead of copying."""
-        if self._backend.name != "cpu":
-            self._backend.copy_into(bufs.acts[0], x_rows)
-            self._forward(bufs, training=False)
-            return
-        own_input, bufs.acts[0] = bufs.acts[0], x_rows
-        try:
-            self._forward(bufs, training=False)
-        finally:
-            bufs.acts[0] = own_input
-
-    def _backward(self, bufs):
+    def _backward(self, bufs, x):
         ops = self._backend.ops
         acts, grads = bufs.acts, bufs.grads
         for i in range(len(self._stages) - 1, -1, -1):
-            self._stages[i].backward(ops, acts[i], acts[i + 1], grads[i + 1], grads[i])
+            self._stages[i].backward(
+                ops, x if i == 0 else acts[i], acts[i + 1], grads[i + 1], grads[i]
+            )
 
-    def _train_step(self, bufs, epoch, step=None, history=None):
-        """Forward, loss, backward and one optimizer update on a filled batch."""
+    def _readable_input(self, bufs, x_rows):
+        """The array the kernels read for rows of checked input (model dtype,
+        C-contiguous): the rows themselves on the CPU (no copy), else their
+        copy in the batch's input buffer on the device."""
+        if self._backend.name == "cpu":
+            return x_rows
+        self._backend.copy_into(bufs.acts[0], x_rows)
+        return bufs.acts[0]
+
+    def _infer(self, bufs, x_rows):
+        """Inference-mode forward on rows of checked input."""
+        self._forward(bufs, self._readable_input(bufs, x_rows), training=False)
+
+    def _train_step(self, bufs, x, epoch, step=None, history=None):
+        """Forward, loss, backward and one optimizer update on the batch whose
+        input is ``x`` and whose targets are in ``bufs``."""
         ops = self._backend.ops
         fused = self._stack_params is not None and isinstance(self.loss, CrossEntropy)
         if fused:  # forward, loss and backward in one kernel call
             weights, biases, dweights, dbiases, codes, slopes = self._stack_params
             loss = dense_stack_cross_entropy_step(
-                bufs.acts[0],
+                x,
                 bufs.targets,
                 weights,
                 biases,
@@ -332,7 +336,7 @@ class Sequential:
                 slopes,
             )
         else:
-            self._forward(bufs, training=True)
+            self._forward(bufs, x, training=True)
             loss = self.loss(ops, bufs.acts[-1], bufs.targets, bufs.grads[-1])
         if not math.isfinite(loss):
             where = (
@@ -347,7 +351,7 @@ class Sequential:
                 history,
             )
         if not fused:
-            self._backward(bufs)
+            self._backward(bufs, x)
         self.optimizer.step(ops, self.params, self.grads, epoch)
         return loss
 
@@ -361,19 +365,9 @@ class Sequential:
         be = self._backend
         if bufs.has_noise:
             self._draw_noise(bufs, np.random.default_rng(seed))
-        if be.name == "cpu":
-            # the checked x is already a C-contiguous array of the model dtype,
-            # and the first layer only reads its input: use it, don't copy it
-            own_input = bufs.acts[0]
-            bufs.acts[0] = x
-            be.copy_into(bufs.targets, y)
-            try:
-                return self._train_step(bufs, self.epochs_trained)
-            finally:
-                bufs.acts[0] = own_input
-        be.copy_into(bufs.acts[0], x)
         be.copy_into(bufs.targets, y)
-        return self._train_step(bufs, self.epochs_trained)
+        x = self._readable_input(bufs, x)
+        return self._train_step(bufs, x, self.epochs_trained)
 
     def _draw_noise(self, bufs, rng):
         for stage, noise in zip(self._stages, bufs.noise):
@@ -512,7 +506,7 @@ class Sequential:
                 be.take_rows(x_dev, order_dev[lo:hi], bufs.acts[0])
                 be.take_rows(y_dev, order_dev[lo:hi], bufs.targets)
                 self._draw_noise(bufs, noise_rng)
-                loss = self._train_step(bufs, epoch, k, history)
+                loss = self._train_step(bufs, bufs.acts[0], epoch, k, history)
                 if track_accuracy:
                     correct += self.loss.correct(be.ops, bufs.acts[-1], bufs.targets)
                 loss_sum += loss * (hi - lo)

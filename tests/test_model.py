@@ -64,11 +64,11 @@ def test_full_batch_step_is_one_gradient_descent_step(rng):
     bufs = _Buffers(grad_model, len(x))
     bufs.acts[0][:] = x
     bufs.targets[:] = y
-    grad_model._forward(bufs, training=True)
+    grad_model._forward(bufs, bufs.acts[0], training=True)
     grad_model.loss(
         grad_model._backend.ops, bufs.acts[-1], bufs.targets, bufs.grads[-1]
     )
-    grad_model._backward(bufs)
+    grad_model._backward(bufs, bufs.acts[0])
     np.testing.assert_allclose(
         (w0 - model.get_weights()) / 0.1, grad_model.grads, rtol=1e-3, atol=1e-6
     )
