@@ -10,8 +10,9 @@ follow, and this module closes both:
 
 fastnn therefore registers its own cache locator for files inside
 ``fastnn.kernels``: its "source stamp" is one hash over every kernel source
-file, the flags in ``kernels/_config.py``, the CPU BLAS in use and the Numba
-version, so any edit or flag change recompiles everything. The cache lives in the first writable of
+file, the flags in ``kernels/_config.py`` and the Numba version, so any edit or
+flag change recompiles everything; each CPU BLAS (MKL, OpenBLAS) has a cache
+tree of its own. The cache lives in the first writable of
 ``$FASTNN_CACHE_DIR``, ``$XDG_CACHE_HOME/fastnn/numba`` (default
 ``~/.cache/fastnn/numba``) and ``<tempdir>/fastnn-numba-<user>``; with none
 writable, kernels compile without a cache instead of failing to import.
@@ -56,7 +57,6 @@ def source_stamp():
     digest = hashlib.sha256()
     digest.update(numba.__version__.encode())
     digest.update(_config.flags_fingerprint().encode())
-    digest.update(cpu_blas().encode())
     for path in sorted(_KERNELS_DIR.rglob("*.py")):
         digest.update(str(path.relative_to(_KERNELS_DIR)).encode())
         digest.update(path.read_bytes())

@@ -3,8 +3,8 @@
 Shapes: x (B, I), w (I, O), b (O,), out/dout (B, O), dx (B, I), dw (I, O),
 db (O,). The matrix products go to BLAS through ``gemm.matmul`` (MKL or
 OpenBLAS); ``x.T`` and ``w.T`` of C arrays are F-layout views that reach GEMM
-as a transpose flag, so no transposed copy is made. Bias and activation run as one
-epilogue pass over the product; the activation derivative and the bias
+as a transpose flag, so no transposed copy is made. Bias and activation run as
+one epilogue pass over the product; the activation derivative and the bias
 gradient as one prologue pass before the two backward products.
 """
 
