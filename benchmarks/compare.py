@@ -15,6 +15,7 @@ command (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...``).
 """
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -166,6 +167,7 @@ def torch_available():
 FLOOR = "products"
 
 
+@functools.lru_cache(maxsize=None)  # compile once per run, not once per case
 def _products_kernel():
     from numba import njit
 
