@@ -98,7 +98,7 @@ def fastnn_gpu_step(sizes, batch):
     x = rng.random((batch, sizes[0]), dtype=np.float32)
     y = rng.integers(0, sizes[-1], batch)
     model.train_on_batch(x, y)  # allocates the buffers and compiles
-    bufs = model._train_buffers[batch]
+    bufs = model._train_ws.rows(batch)
     x_dev = bufs.acts[0]  # train_on_batch left the batch's copy there
     return lambda: model._train_step(bufs, x_dev, 0)
 

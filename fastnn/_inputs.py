@@ -73,7 +73,10 @@ def labels(y, n_samples, n_classes, name="y"):
     return np.ascontiguousarray(array)
 
 
-def targets(y, n_samples, n_outputs, dtype, name="y"):
+def targets(y, n_samples, n_outputs, dtype, name="y", value_range_=None):
+    """Float targets shaped (N, O); ``value_range_`` = (low, high) bounds them
+    (binary cross-entropy needs probabilities: outside [0, 1] its loss goes
+    negative and training is silently wrong)."""
     array = _as_array(y, name)
     if array.dtype.kind not in "fiub":
         raise ValueError(f"{name}: expected real numbers, got dtype {array.dtype}")
@@ -88,6 +91,13 @@ def targets(y, n_samples, n_outputs, dtype, name="y"):
     array = np.ascontiguousarray(array, dtype=dtype)
     if count_nonfinite(array):
         raise ValueError(f"{name}: contains NaN or infinite values")
+    if value_range_ is not None:
+        low, high = value_range(array)
+        if low < value_range_[0] or high > value_range_[1]:
+            raise ValueError(
+                f"{name}: targets must be in [{value_range_[0]}, {value_range_[1]}] "
+                f"for this loss; found values in [{low}, {high}]"
+            )
     return array
 
 

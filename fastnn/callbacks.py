@@ -1,6 +1,59 @@
-"""Training history and early stopping."""
+"""Training history, the callback base class and early stopping."""
 
 import math
+
+#: The hooks ``fit`` calls, in order of a run.
+HOOKS = ("on_train_begin", "on_epoch_end", "on_train_end")
+
+
+class Callback:
+    """Base class for ``fit(callbacks=[...])``: override the hooks you need.
+
+    ``on_train_begin(model)``; ``on_epoch_end(model, epoch, logs)`` returns
+    True to stop training (``logs``: the epoch's metrics); ``on_train_end(model)``.
+    Any object with some of these methods works too; missing hooks are skipped.
+    """
+
+    def on_train_begin(self, model):
+        pass
+
+    def on_epoch_end(self, model, epoch, logs):
+        return False
+
+    def on_train_end(self, model):
+        pass
+
+
+class _Hooks:
+    """A user's callback with no-op stand-ins for the hooks it lacks."""
+
+    def __init__(self, callback):
+        base = Callback()
+        for name in HOOKS:
+            hook = getattr(callback, name, None)
+            if hook is not None and not callable(hook):
+                raise TypeError(
+                    f"callbacks: {type(callback).__name__}.{name} is not callable"
+                )
+            setattr(self, name, hook if hook is not None else getattr(base, name))
+
+
+def as_hooks(callbacks):
+    """fit's ``callbacks`` checked and completed: a list of objects with all
+    three hooks. Refuses a non-list and objects without any hook."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback) or not hasattr(callbacks, "__iter__"):
+        raise TypeError("callbacks: expected a list of callbacks")
+    hooks = []
+    for i, cb in enumerate(callbacks):
+        if not any(hasattr(cb, name) for name in HOOKS):
+            raise TypeError(
+                f"callbacks[{i}]: {type(cb).__name__} has none of the hooks "
+                f"{HOOKS}; subclass fastnn.Callback"
+            )
+        hooks.append(_Hooks(cb))
+    return hooks
 
 
 class History:
@@ -23,7 +76,7 @@ class History:
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
 
 
-class EarlyStopping:
+class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience``
     epochs; with ``restore_best_weights`` the model ends with the best epoch's
     weights. ``mode``: "min", "max", or "auto" (max for accuracy, else min)."""

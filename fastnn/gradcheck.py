@@ -3,15 +3,17 @@
 import numpy as np
 
 from fastnn import losses as losses_module
-from fastnn.layers import from_config
-from fastnn.model import Sequential, _Buffers
+from fastnn._workspace import Workspace
+from fastnn.model import Sequential
 
 
 def gradient_check(model, x, y, loss=None, eps=1e-5, max_params=200, seed=0):
     """Compare backprop gradients of the model's loss with central differences.
 
-    Runs on a float64 copy of ``model`` (same weights) in inference mode
-    (dropout off), at up to ``max_params`` parameters chosen at random.
+    Runs on a float64 copy of ``model`` (same weights) at up to
+    ``max_params`` parameters chosen at random. Dropout layers apply one
+    fixed mask drawn from ``seed`` to every evaluation, so their backward is
+    checked too.
     Returns ``{"max_abs_error", "max_relative_error", "checked"}``, where the
     relative error of one component is ``|a - n| / max(|a| + |n|, 1e-6)``:
     components below 1e-6 are compared absolutely, since the differences' own
@@ -21,25 +23,26 @@ def gradient_check(model, x, y, loss=None, eps=1e-5, max_params=200, seed=0):
     loss = losses_module.get(
         loss if loss is not None else (model.loss or "cross_entropy")
     )
-    layers = [from_config(entry) for entry in model.get_config()["layers"]]
-    clone = Sequential(layers, dtype="float64")
+    clone = Sequential.from_config({**model.get_config(), "dtype": "float64"})
     clone.set_weights(model.get_weights().astype(np.float64))
     clone.loss = loss
+    clone._reset_workspaces()
     x, y = clone._check_xy(x, y)
-    bufs = _Buffers(clone, len(x))
+    bufs = Workspace(clone, len(x), with_grads=True).rows(len(x))
     bufs.targets[:] = y
     ops = clone._backend.ops
+    rng = np.random.default_rng(seed)
+    clone._draw_noise(bufs, rng)
 
     def loss_value():
-        clone._forward(bufs, x, training=False)
+        clone._forward(bufs, x, training=True)
         return loss(ops, bufs.acts[-1], bufs.targets, None)
 
-    clone._forward(bufs, x, training=False)
+    clone._forward(bufs, x, training=True)
     loss(ops, bufs.acts[-1], bufs.targets, bufs.grads[-1])
     clone._backward(bufs, x)
     analytic = np.array(clone.grads, copy=True)
 
-    rng = np.random.default_rng(seed)
     n = clone.params.size
     chosen = rng.choice(n, size=min(max_params, n), replace=False)
     numeric = np.empty(len(chosen))

@@ -21,6 +21,12 @@ class Layer:
     param_names = ()
     #: Whether the forward pass in training mode needs uniform noise.
     needs_noise = False
+    #: Attributes bound by the owning model (views of its buffers), dropped
+    #: when a layer is copied or pickled: a copy is unbound until a model
+    #: binds it again.
+    bound_attributes = ()
+    #: Weak reference to the Sequential that owns this layer (set by it).
+    _owner = None
 
     def output_features(self, in_features):
         return in_features
@@ -37,6 +43,14 @@ class Layer:
     def get_config(self):
         return {}
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_owner", None)
+        for name in self.bound_attributes:
+            if name in state:
+                state[name] = None
+        return state
+
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
@@ -52,6 +66,7 @@ class Dense(Layer):
     """
 
     param_names = ("W", "b")
+    bound_attributes = ("W", "b", "dW", "db")
 
     def __init__(
         self, in_features, out_features, activation=None, init=None, negative_slope=0.01
@@ -195,6 +210,7 @@ class Dropout(Layer):
     scale survivors by 1/(1-p); at inference, the identity."""
 
     needs_noise = True
+    bound_attributes = ("noise",)
 
     def __init__(self, p=0.5):
         if not 0 <= p < 1:

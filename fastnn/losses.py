@@ -8,6 +8,8 @@ class Loss:
     name = ""
     #: dtype kind of targets: "labels" (int class ids) or "values" (floats).
     target_kind = "values"
+    #: (low, high) bounds of "values" targets, or None for any real number.
+    target_range = None
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -41,6 +43,7 @@ class BinaryCrossEntropy(Loss):
     """Binary cross-entropy on logits against targets in [0, 1] (stable form)."""
 
     name = "binary_cross_entropy"
+    target_range = (0.0, 1.0)
 
     def __call__(self, ops, outputs, targets, grad):
         return ops.binary_cross_entropy_with_logits(outputs, targets, grad)
@@ -56,6 +59,6 @@ def get(loss):
     """A Loss from an instance or one of the names in ``LOSSES``."""
     if isinstance(loss, Loss):
         return loss
-    if loss not in LOSSES:
+    if not isinstance(loss, str) or loss not in LOSSES:
         raise ValueError(f"loss: unknown {loss!r}; expected one of {tuple(LOSSES)}")
     return LOSSES[loss]()

@@ -2,30 +2,39 @@
 
 Storage: all parameters live in one contiguous vector (and their gradients in
 another), with per-layer views, so an optimizer step is one kernel call.
-Activation and gradient buffers are allocated once per batch size and reused,
-so a training step allocates nothing: it is a handful of kernel calls.
+Activation and gradient buffers live in workspaces (``fastnn._workspace``)
+that are reused, so a training step allocates nothing: it is a handful of
+kernel calls.
+
+Threads: ``predict`` and ``evaluate`` may run concurrently on one model (each
+call takes its own workspace); one model trains in one thread at a time
+(a second ``fit``/``train_on_batch`` raises ``RuntimeError``). Copies
+(``copy.deepcopy``, ``pickle``) are independent models that train exactly
+like the original.
 """
 
+import copy
 import math
-import time
+import threading
+import weakref
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from fastnn import _inputs
+from fastnn import _inputs, _model_state, training
 from fastnn import losses as losses_module
 from fastnn import optimizers as optimizers_module
 from fastnn._backend import get_backend
-from fastnn.callbacks import History
+from fastnn._workspace import TrainingGuard, Workspace, WorkspacePool
 from fastnn.kernels.cpu.activations import ACTIVATION_CODES
 from fastnn.kernels.cpu.dense import (
     dense_stack_cross_entropy_step,
     dense_stack_forward,
 )
 from fastnn.layers import Dense, DenseWithActivation, Layer, fuse
+from fastnn.layers import from_config as layer_from_config
 from fastnn.losses import CrossEntropy
 
-DTYPES = ("float32", "float64")
+DTYPES = _model_state.DTYPES
 METRICS = ("accuracy",)
 
 
@@ -36,30 +45,6 @@ class DivergenceError(FloatingPointError):
     def __init__(self, message, history=None):
         super().__init__(message)
         self.history = history
-
-
-class _Buffers:
-    """Activations, gradients, targets and dropout noise for one batch size."""
-
-    def __init__(self, model, batch, with_grads=True):
-        be, dtype = model._backend, model.dtype
-        widths = model._widths
-        self.acts = [be.empty((batch, w), dtype) for w in widths]
-        # grads[0] (dL/dx of the input) is never needed; inference needs none
-        self.grads = [None] + [
-            be.empty((batch, w), dtype) if with_grads else None for w in widths[1:]
-        ]
-        self.noise = [
-            be.empty((batch, widths[i]), dtype) if s.needs_noise else None
-            for i, s in enumerate(model._stages)
-        ]
-        self.has_noise = any(n is not None for n in self.noise)
-        self.stack_outs = tuple(self.acts[1:])
-        self.stack_douts = tuple(self.grads[1:])
-        if model.loss is not None and model.loss.target_kind == "labels":
-            self.targets = be.empty((batch,), np.int64)
-        else:
-            self.targets = be.empty((batch, widths[-1]), dtype)
 
 
 class Sequential:
@@ -73,6 +58,10 @@ class Sequential:
     """
 
     def __init__(self, layers, dtype="float32", device="cpu", seed=None):
+        if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
+            raise TypeError(
+                f"layers: expected a list of fastnn layers, got {type(layers).__name__}"
+            )
         layers = list(layers)
         if not layers:
             raise ValueError("layers: a Sequential needs at least one layer")
@@ -85,12 +74,11 @@ class Sequential:
             raise ValueError(
                 "layers[0]: the first layer must be a Dense layer (it fixes the input width)"
             )
-        if str(np.dtype(dtype)) not in DTYPES:
-            raise ValueError(f"dtype: expected one of {DTYPES}, got {dtype!r}")
-        self.layers = layers
-        self.dtype = np.dtype(dtype)
-        self.device = device
+        _model_state.check_layers_unshared(layers)
+        self.dtype = _model_state.model_dtype(dtype)
         self._backend = get_backend(device)
+        self.layers = layers
+        self.device = device
         self._stages = fuse(layers)
         self.in_features = layers[0].in_features
         self._widths = [self.in_features]
@@ -104,10 +92,31 @@ class Sequential:
         self.epochs_trained = 0
         self.params = self.grads = None
         self._stack_params = None
-        self._train_buffers = {}
-        self._eval_buffers = {}
+        self._init_runtime()
+        for layer in layers:
+            if layer.param_names or layer.needs_noise:
+                layer._owner = weakref.ref(self)
         if seed is not None:
             self.build(seed)
+
+    def _init_runtime(self):
+        """Per-process state that is never copied or pickled: workspaces and
+        locks (a copy gets fresh ones)."""
+        self._layout = self._layout_key()
+        self._train_ws = None
+        self._infer_pool = WorkspacePool()
+        self._training = TrainingGuard()
+        self._build_lock = threading.Lock()
+
+    def _layout_key(self):
+        """What a workspace's buffers depend on besides the widths."""
+        kind = self.loss.target_kind if self.loss is not None else None
+        return (self._backend.name, kind)
+
+    def _reset_workspaces(self):
+        self._layout = self._layout_key()
+        self._train_ws = None
+        self._infer_pool.clear()
 
     # ----------------------------------------------------------- parameters
     @property
@@ -190,8 +199,10 @@ class Sequential:
         )
 
     def _ensure_built(self, seed=None):
-        if not self.built:
-            self.build(seed)
+        if self.params is None:
+            with self._build_lock:  # two first predicts must not both build
+                if self.params is None:
+                    self.build(seed)
 
     def to(self, device):
         """Move parameters and optimizer state to ``device`` ("cpu" or "cuda")."""
@@ -208,8 +219,7 @@ class Sequential:
             else {}
         )
         self._backend, self.device = backend, device
-        self._train_buffers.clear()
-        self._eval_buffers.clear()
+        self._reset_workspaces()
         if self.optimizer is not None:
             self.optimizer.state = {}
         if weights is not None:
@@ -260,8 +270,7 @@ class Sequential:
                     f"metrics: 'accuracy' is undefined for loss {self.loss.name!r}"
                 )
         self.metrics = metrics
-        self._train_buffers.clear()
-        self._eval_buffers.clear()
+        self._reset_workspaces()
         if self.built:
             self.optimizer.allocate(self._backend, self.params.shape[0], self.dtype)
         return self
@@ -278,7 +287,14 @@ class Sequential:
         if self.loss.target_kind == "labels":
             y = _inputs.labels(y, x.shape[0], self.out_features, name_y)
         else:
-            y = _inputs.targets(y, x.shape[0], self.out_features, self.dtype, name_y)
+            y = _inputs.targets(
+                y,
+                x.shape[0],
+                self.out_features,
+                self.dtype,
+                name_y,
+                self.loss.target_range,
+            )
         return x, y
 
     # ---------------------------------------------------------------- steps
@@ -352,7 +368,20 @@ class Sequential:
             )
         if not fused:
             self._backward(bufs, x)
-        self.optimizer.step(ops, self.params, self.grads, epoch)
+        refused = self.optimizer.step(ops, self.params, self.grads, epoch, guard=True)
+        if refused:
+            where = (
+                "train_on_batch"
+                if step is None
+                else f"epoch {epoch + 1}, step {step + 1}"
+            )
+            raise DivergenceError(
+                f"training diverged: the update at {where} would have made some "
+                "weights (or their optimizer state) infinite or NaN; those were "
+                "left at their values from before this step, so every weight "
+                "stays finite. Lower the learning rate.",
+                history,
+            )
         return loss
 
     def train_on_batch(self, x, y, seed=None):
@@ -360,14 +389,15 @@ class Sequential:
         step). Counts toward the optimizer's steps but not ``epochs_trained``."""
         self._require_compiled()
         x, y = self._check_xy(x, y)
-        self._ensure_built(seed)
-        bufs = self._buffers(self._train_buffers, len(x))
-        be = self._backend
-        if bufs.has_noise:
-            self._draw_noise(bufs, np.random.default_rng(seed))
-        be.copy_into(bufs.targets, y)
-        x = self._readable_input(bufs, x)
-        return self._train_step(bufs, x, self.epochs_trained)
+        with self._training:
+            self._ensure_built(seed)
+            bufs = self._train_buffers(len(x))
+            be = self._backend
+            if bufs.has_noise:
+                self._draw_noise(bufs, np.random.default_rng(seed))
+            be.copy_into(bufs.targets, y)
+            x = self._readable_input(bufs, x)
+            return self._train_step(bufs, x, self.epochs_trained)
 
     def _draw_noise(self, bufs, rng):
         for stage, noise in zip(self._stages, bufs.noise):
@@ -375,12 +405,14 @@ class Sequential:
                 self._backend.fill_uniform(rng, noise)
                 stage.noise = noise
 
-    def _buffers(self, cache, batch):
-        bufs = cache.get(batch)
-        if bufs is None:
-            with_grads = cache is self._train_buffers
-            bufs = cache[batch] = _Buffers(self, batch, with_grads)
-        return bufs
+    def _train_buffers(self, rows):
+        """Training buffers for ``rows`` rows: views of the one training
+        workspace, regrown (never kept twice) when a larger batch arrives."""
+        ws = self._train_ws
+        if ws is None or ws.capacity < rows or ws.layout != self._layout:
+            ws = self._train_ws = None  # free the old buffers before allocating
+            ws = self._train_ws = Workspace(self, rows, with_grads=True)
+        return ws.rows(rows)
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -403,135 +435,30 @@ class Sequential:
         (``epochs_trained``), so a saved and reloaded model resumes exactly
         when given the same ``seed``. ``validation_split`` holds out the last
         fraction of (x, y) before shuffling. ``verbose=0`` is silent; 1 shows
-        a progress bar per epoch. A NaN/inf loss raises ``DivergenceError``
-        with the weights from before that step kept.
+        a progress bar per epoch on a terminal (one line per epoch when output
+        goes to a file or pipe); 2 always prints one line per epoch.
+        ``callbacks``: objects with any of the hooks of ``fastnn.Callback``.
+        A NaN/inf loss raises ``DivergenceError`` with the weights from before
+        that step kept. One model trains in one thread at a time: a concurrent
+        ``fit``/``train_on_batch`` on it raises ``RuntimeError``.
         """
-        self._require_compiled()
-        if (
-            isinstance(epochs, bool)
-            or not isinstance(epochs, (int, np.integer))
-            or epochs < 0
-        ):
-            raise ValueError(f"epochs: expected an int >= 0, got {epochs!r}")
-        x, y = self._check_xy(x, y)
-        if not 0 <= validation_split < 1:
-            raise ValueError(
-                f"validation_split: must be in [0, 1), got {validation_split!r}"
-            )
-        if validation_data is not None and validation_split:
-            raise ValueError(
-                "pass either validation_data or validation_split, not both"
-            )
-        if validation_split:
-            n_val = int(round(len(x) * validation_split))
-            if n_val < 1 or n_val >= len(x):
-                raise ValueError(
-                    f"validation_split={validation_split} leaves no samples on one side "
-                    f"of {len(x)} samples"
-                )
-            x, x_val = x[:-n_val], x[-n_val:]
-            y, y_val = y[:-n_val], y[-n_val:]
-            validation_data = (x_val, y_val)
-        elif validation_data is not None:
-            if len(validation_data) != 2:
-                raise ValueError("validation_data: expected a pair (x_val, y_val)")
-            validation_data = self._check_xy(
-                *validation_data, "validation x", "validation y"
-            )
-        batch = _inputs.batch_size(batch_size, len(x))
-        if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**63))
-        self._ensure_built(seed)
-        callbacks = list(callbacks or [])
-        history = History()
-        history.seed = seed
-
-        be = self._backend
-        x_dev, y_dev = be.to_device(x), be.to_device(y)
-        for cb in callbacks:
-            cb.on_train_begin(self)
-        first = self.epochs_trained
-        for epoch in range(first, first + epochs):
-            logs = self._train_epoch(
-                x_dev,
-                y_dev,
-                len(x),
-                batch,
-                epoch,
-                seed,
-                shuffle,
-                verbose,
-                first + epochs,
-                history,
-            )
-            if validation_data is not None:
-                val = self._evaluate_arrays(
-                    *validation_data, batch_size=max(batch, 1024)
-                )
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            self.epochs_trained = epoch + 1
-            history.append(epoch, logs)
-            if verbose:
-                self._print_epoch(epoch, first + epochs, logs)
-            if any([cb.on_epoch_end(self, epoch, logs) for cb in callbacks]):
-                break
-        for cb in callbacks:
-            cb.on_train_end(self)
-        return history
-
-    def _train_epoch(
-        self, x_dev, y_dev, n, batch, epoch, seed, shuffle, verbose, last_epoch, history
-    ):
-        be = self._backend
-        rng = np.random.default_rng([seed, epoch])
-        noise_rng = np.random.default_rng([seed, epoch, 1])
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        order_dev = be.to_device(order)
-        steps = math.ceil(n / batch)
-        loss_sum, correct = 0.0, 0
-        track_accuracy = "accuracy" in self.metrics
-        bar = tqdm(
-            total=steps,
-            desc=f"Epoch {epoch + 1}/{last_epoch}",
-            unit="step",
-            disable=verbose != 1,
-            leave=False,
-            mininterval=0.5,
+        return training.fit(
+            self,
+            x,
+            y,
+            epochs,
+            batch_size,
+            validation_data,
+            validation_split,
+            shuffle,
+            seed,
+            verbose,
+            callbacks,
         )
-        start = time.perf_counter()
-        with bar:
-            for k in range(steps):
-                lo, hi = k * batch, min(n, (k + 1) * batch)
-                bufs = self._buffers(self._train_buffers, hi - lo)
-                be.take_rows(x_dev, order_dev[lo:hi], bufs.acts[0])
-                be.take_rows(y_dev, order_dev[lo:hi], bufs.targets)
-                self._draw_noise(bufs, noise_rng)
-                loss = self._train_step(bufs, bufs.acts[0], epoch, k, history)
-                if track_accuracy:
-                    correct += self.loss.correct(be.ops, bufs.acts[-1], bufs.targets)
-                loss_sum += loss * (hi - lo)
-                bar.update(1)
-                if verbose == 1 and k % 50 == 49:
-                    bar.set_postfix(loss=f"{loss_sum / hi:.4f}", refresh=False)
-        be.synchronize()
-        logs = {"loss": loss_sum / n}
-        if track_accuracy:
-            logs["accuracy"] = correct / (n * self._accuracy_units())
-        logs["time_s"] = time.perf_counter() - start
-        return logs
 
     def _accuracy_units(self):
         """Predictions per sample counted by the accuracy metric."""
         return 1 if self.loss.target_kind == "labels" else self.out_features
-
-    @staticmethod
-    def _print_epoch(epoch, last_epoch, logs):
-        parts = [f"Epoch {epoch + 1}/{last_epoch}"]
-        for key, value in logs.items():
-            parts.append(
-                f"{key}={value:.2f}s" if key == "time_s" else f"{key}={value:.4f}"
-            )
-        tqdm.write(" - ".join(parts))
 
     # ----------------------------------------------------- evaluate/predict
     def evaluate(self, x, y, batch_size=1024):
@@ -547,32 +474,45 @@ class Sequential:
         batch = _inputs.batch_size(batch_size, n)
         x_dev, y_dev = be.to_device(x), be.to_device(y)
         loss_sum, correct = 0.0, 0
-        for lo in range(0, n, batch):
-            hi = min(n, lo + batch)
-            bufs = self._buffers(self._eval_buffers, hi - lo)
-            be.copy_into(bufs.targets, y_dev[lo:hi])
-            self._infer(bufs, x_dev[lo:hi])
-            loss_sum += self.loss(ops, bufs.acts[-1], bufs.targets, None) * (hi - lo)
-            if "accuracy" in self.metrics:
-                correct += self.loss.correct(ops, bufs.acts[-1], bufs.targets)
+        ws = self._infer_pool.acquire(self, min(batch, n))
+        try:
+            for lo in range(0, n, batch):
+                hi = min(n, lo + batch)
+                bufs = ws.rows(hi - lo)
+                be.copy_into(bufs.targets, y_dev[lo:hi])
+                self._infer(bufs, x_dev[lo:hi])
+                outputs = bufs.acts[-1]
+                loss_sum += self.loss(ops, outputs, bufs.targets, None) * (hi - lo)
+                if "accuracy" in self.metrics:
+                    correct += self.loss.correct(ops, outputs, bufs.targets)
+        finally:
+            self._infer_pool.release(self, ws)
         result = {"loss": loss_sum / n}
         if "accuracy" in self.metrics:
             result["accuracy"] = correct / (n * self._accuracy_units())
         return result
 
     def predict(self, x, batch_size=1024):
-        """Network outputs for x (N, F) as a NumPy array (N, O), inference mode."""
+        """Network outputs for x (N, F) as a NumPy array (N, O), inference mode.
+
+        Rows go through the network ``batch_size`` at a time, so memory stays
+        bounded by one batch's activations whatever N is.
+        """
         x = _inputs.features(x, self.in_features, self.dtype)
         self._ensure_built()
         be = self._backend
         n = len(x)
         batch = _inputs.batch_size(batch_size, n)
         result = np.empty((n, self.out_features), self.dtype)
-        for lo in range(0, n, batch):
-            hi = min(n, lo + batch)
-            bufs = self._buffers(self._eval_buffers, hi - lo)
-            self._infer(bufs, x[lo:hi])
-            result[lo:hi] = be.to_host(bufs.acts[-1])
+        ws = self._infer_pool.acquire(self, min(batch, n))
+        try:
+            for lo in range(0, n, batch):
+                hi = min(n, lo + batch)
+                bufs = ws.rows(hi - lo)
+                self._infer(bufs, x[lo:hi])
+                result[lo:hi] = be.to_host(bufs.acts[-1])
+        finally:
+            self._infer_pool.release(self, ws)
         return result
 
     # ------------------------------------------------------------- display
@@ -625,3 +565,23 @@ class Sequential:
             ],
             "dtype": str(self.dtype),
         }
+
+    @classmethod
+    def from_config(cls, config, device="cpu"):
+        """A new, untrained model with the architecture of ``get_config()``'s
+        dict (fresh layers; weights are initialised on first use)."""
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError("config: expected a dict with a 'layers' list")
+        layers = [layer_from_config(entry) for entry in config["layers"]]
+        return cls(layers, dtype=config.get("dtype", "float32"), device=device)
+
+    # ------------------------------------------------------ copy and pickle
+    def __getstate__(self):
+        return _model_state.snapshot(self)
+
+    def __setstate__(self, state):
+        _model_state.restore(self, state)
+
+    def __copy__(self):
+        # a shallow copy would share layers bound to this model's buffers
+        return copy.deepcopy(self)

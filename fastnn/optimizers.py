@@ -26,9 +26,11 @@ class Optimizer:
         """Create zeroed state buffers for a flat parameter vector."""
         self.state = {name: backend.zeros(size, dtype) for name in self.state_names}
 
-    def step(self, ops, params, grads, epoch):
+    def step(self, ops, params, grads, epoch, guard=False):
+        """One update; with ``guard``, elements whose new value would be
+        non-finite keep their old value, and whether any did is returned."""
         self.steps += 1
-        self._update(ops, params, grads, self.lr_at(epoch))
+        return self._update(ops, params, grads, self.lr_at(epoch), guard)
 
     def get_config(self):
         config = self._hyperparameters()
@@ -67,8 +69,8 @@ class SGD(Optimizer):
             raise ValueError("nesterov: requires momentum > 0 and dampening == 0")
         self.state_names = ("velocity",) if self.momentum else ()
 
-    def _update(self, ops, params, grads, lr):
-        ops.sgd_update(
+    def _update(self, ops, params, grads, lr, guard=False):
+        return ops.sgd_update(
             params,
             grads,
             self.state.get("velocity"),
@@ -78,6 +80,7 @@ class SGD(Optimizer):
             self.dampening,
             self.weight_decay,
             self.nesterov,
+            guard,
         )
 
     def _hyperparameters(self):
@@ -112,8 +115,8 @@ class Adam(Optimizer):
         self.eps = check_scalar("eps", eps, low=0)
         self.weight_decay = check_scalar("weight_decay", weight_decay, low=0)
 
-    def _update(self, ops, params, grads, lr):
-        ops.adam_update(
+    def _update(self, ops, params, grads, lr, guard=False):
+        return ops.adam_update(
             params,
             grads,
             self.state["m"],
@@ -125,6 +128,7 @@ class Adam(Optimizer):
             self.eps,
             self.weight_decay,
             self.decoupled,
+            guard,
         )
 
     def _hyperparameters(self):

@@ -59,9 +59,9 @@ def test_full_batch_step_is_one_gradient_descent_step(rng):
     check = fnn.gradient_check(grad_model, x, y, max_params=1)
     assert check["max_relative_error"] < 1e-5
     # the analytic gradient used by gradient_check equals (w0 - w1) / lr
-    from fastnn.model import _Buffers
+    from fastnn._workspace import Workspace
 
-    bufs = _Buffers(grad_model, len(x))
+    bufs = Workspace(grad_model, len(x), with_grads=True).rows(len(x))
     bufs.acts[0][:] = x
     bufs.targets[:] = y
     grad_model._forward(bufs, bufs.acts[0], training=True)
@@ -117,7 +117,7 @@ def test_dropout_is_identity_at_inference_and_random_in_training(rng):
     y = rng.integers(0, 2, 50)
     history = model.fit(x, y, epochs=2, batch_size=10, seed=0, verbose=0)
     assert np.isfinite(history["loss"]).all()
-    noise = model._train_buffers[10].noise[1]
+    noise = model._train_ws.rows(10).noise[1]
     assert 0 < np.mean(noise >= 0.5) < 1  # a real mask was drawn
 
 
@@ -230,9 +230,10 @@ def test_divergence_stops_with_clear_error_and_keeps_last_good_weights(rng):
 
     original_step = model.optimizer.step
 
-    def recording_step(*args):
-        original_step(*args)
+    def recording_step(*args, **kwargs):
+        refused = original_step(*args, **kwargs)
         weights.append(model.get_weights())
+        return refused
 
     model.optimizer.step = recording_step
     with pytest.raises(fnn.DivergenceError, match="diverged"):
@@ -270,11 +271,11 @@ def test_training_step_reuses_buffers(rng):
     x, y = blobs(rng, n=64)
     model = compiled(mlp())
     model.fit(x, y, epochs=1, batch_size=16, seed=0, verbose=0)
-    buffers = model._train_buffers[16]
-    ids = [id(a) for a in buffers.acts]
+    workspace = model._train_ws
+    ids = [id(a) for a in workspace.rows(16).acts]
     model.fit(x, y, epochs=1, batch_size=16, seed=0, verbose=0)
-    assert [id(a) for a in model._train_buffers[16].acts] == ids
-    assert set(model._train_buffers) == {16}
+    assert model._train_ws is workspace
+    assert [id(a) for a in model._train_ws.rows(16).acts] == ids
 
 
 def test_mse_regression_and_binary_classification(rng):
@@ -321,9 +322,9 @@ def test_schedule_drives_the_optimizer_learning_rate(rng):
     seen = []
     original = model.optimizer._update
 
-    def spy(ops, params, grads, lr):
+    def spy(ops, params, grads, lr, guard=False):
         seen.append(lr)
-        original(ops, params, grads, lr)
+        return original(ops, params, grads, lr, guard)
 
     model.optimizer._update = spy
     model.fit(x, y, epochs=2, batch_size=32, seed=0, verbose=0)

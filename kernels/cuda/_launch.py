@@ -1,6 +1,7 @@
 """Launch helpers shared by the CUDA kernels: grid sizes and device views."""
 
 import math
+import threading
 
 import numpy as np
 from numba import cuda
@@ -31,7 +32,9 @@ def flat(a):
 
 
 _placeholders = {}
-_accumulators = {}
+# per thread: two threads running kernels that reduce into one accumulator
+# would add into (and read back) each other's results
+_thread_accumulators = threading.local()
 
 
 def placeholder(dtype, ndim=1):
@@ -54,11 +57,14 @@ def _zero(array):
 
 def accumulator(dtype, size):
     """A zeroed device array for a kernel's reduced results (a loss, a count),
-    reused across calls instead of allocated each time; zeroed by a kernel
+    reused across calls of one thread instead of allocated each time; zeroed by a kernel
     launch, which the stream orders before the kernel that adds into it."""
     key = (np.dtype(dtype), size)
-    if key not in _accumulators:
-        _accumulators[key] = cuda.device_array(size, dtype=key[0])
-    acc = _accumulators[key]
+    accumulators = getattr(_thread_accumulators, "arrays", None)
+    if accumulators is None:
+        accumulators = _thread_accumulators.arrays = {}
+    if key not in accumulators:
+        accumulators[key] = cuda.device_array(size, dtype=key[0])
+    acc = accumulators[key]
     _zero[1, 32](acc)
     return acc

@@ -3,10 +3,13 @@ parameter buffer. The per-parameter arithmetic is the CPU target's, from
 ``kernels/_scalar.py`` (torch.optim order of operations, subnormal state
 flushed to zero)."""
 
+import math
+
+import numpy as np
 from numba import cuda
 
 from .. import _scalar
-from ._launch import as_device, flat, grid_1d, placeholder
+from ._launch import accumulator, as_device, flat, grid_1d, placeholder
 
 sgd_element = cuda.jit(device=True)(_scalar.sgd_element)
 adam_element = cuda.jit(device=True)(_scalar.adam_element)
@@ -25,10 +28,13 @@ def _sgd(
     weight_decay,
     nesterov,
     tiny,
+    guard,
+    refused,
 ):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, param.size, stride):
         buf = velocity[i] if use_momentum else param[i] - param[i]
+        old_p, old_buf = param[i], buf
         p, buf = sgd_element(
             param[i],
             grad[i],
@@ -45,6 +51,13 @@ def _sgd(
         param[i] = p
         if use_momentum:
             velocity[i] = buf
+        if guard:  # checked after the store, as on the CPU
+            stored_buf = velocity[i] if use_momentum else old_buf
+            if not (math.isfinite(param[i]) and math.isfinite(stored_buf)):
+                cuda.atomic.add(refused, 0, 1)  # rare: training diverged
+                param[i] = old_p
+                if use_momentum:
+                    velocity[i] = old_buf
 
 
 def sgd_update(
@@ -57,14 +70,20 @@ def sgd_update(
     dampening=0.0,
     weight_decay=0.0,
     nesterov=False,
+    guard=False,
 ):
-    """One torch.optim.SGD step on the GPU, in place (no argument checks)."""
+    """One torch.optim.SGD step on the GPU, in place (no argument checks).
+
+    ``guard=True``: elements whose new value would be infinite or NaN keep
+    their old value; returns whether any did (a device-to-host copy).
+    """
     param, grad = flat(as_device(param)), flat(as_device(grad))
     use_momentum = momentum != 0
     velocity = flat(as_device(velocity)) if use_momentum else placeholder(param.dtype)
     lr_, momentum_, damp_keep, weight_decay_, tiny = _scalar.sgd_scalars(
         param.dtype, lr, momentum, dampening, weight_decay
     )
+    refused = accumulator(np.int64, 1) if guard else placeholder(np.int64)
     _sgd[grid_1d(param.size)](
         param,
         grad,
@@ -77,7 +96,14 @@ def sgd_update(
         weight_decay_,
         nesterov,
         tiny,
+        bool(guard),
+        refused,
     )
+    return _any_refused(refused) if guard else False
+
+
+def _any_refused(refused):
+    return bool(refused.copy_to_host()[0])
 
 
 @cuda.jit
@@ -97,6 +123,8 @@ def _adam(
     step_size,
     bias_correction2_sqrt,
     tiny,
+    guard,
+    refused,
 ):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, param.size, stride):
@@ -117,9 +145,17 @@ def _adam(
             bias_correction2_sqrt,
             tiny,
         )
+        old_p, old_m, old_v = param[i], m[i], v[i]
         param[i] = p
         m[i] = mi
         v[i] = vi
+        if guard and not (
+            math.isfinite(param[i]) and math.isfinite(m[i]) and math.isfinite(v[i])
+        ):
+            cuda.atomic.add(refused, 0, 1)
+            param[i] = old_p
+            m[i] = old_m
+            v[i] = old_v
 
 
 def adam_update(
@@ -134,10 +170,16 @@ def adam_update(
     eps=1e-8,
     weight_decay=0.0,
     decoupled=False,
+    guard=False,
 ):
-    """One torch.optim.Adam/AdamW step on the GPU, in place (no argument checks)."""
+    """One torch.optim.Adam/AdamW step on the GPU, in place (no argument
+    checks); ``guard`` as in ``sgd_update``."""
     param, grad, m, v = (flat(as_device(a)) for a in (param, grad, m, v))
     scalars = _scalar.adam_scalars(
         param.dtype, step, lr, beta1, beta2, eps, weight_decay
     )
-    _adam[grid_1d(param.size)](param, grad, m, v, decoupled, *scalars)
+    refused = accumulator(np.int64, 1) if guard else placeholder(np.int64)
+    _adam[grid_1d(param.size)](
+        param, grad, m, v, decoupled, *scalars, bool(guard), refused
+    )
+    return _any_refused(refused) if guard else False

@@ -1,0 +1,196 @@
+"""The epoch loop behind ``Sequential.fit``: argument checks, shuffling,
+mini-batch gathering, dropout noise, progress display, validation and
+callbacks. The step itself (forward, loss, backward, update) is the model's
+``_train_step``; this module only drives it."""
+
+import math
+import sys
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from fastnn import _inputs
+from fastnn.callbacks import History, as_hooks
+
+
+def fit(
+    model,
+    x,
+    y,
+    epochs,
+    batch_size,
+    validation_data,
+    validation_split,
+    shuffle,
+    seed,
+    verbose,
+    callbacks,
+):
+    """``Sequential.fit``: check the arguments, then train under the model's
+    training lock."""
+    model._require_compiled()
+    if (
+        isinstance(epochs, bool)
+        or not isinstance(epochs, (int, np.integer))
+        or epochs < 0
+    ):
+        raise ValueError(f"epochs: expected an int >= 0, got {epochs!r}")
+    x, y = model._check_xy(x, y)
+    if not 0 <= validation_split < 1:
+        raise ValueError(
+            f"validation_split: must be in [0, 1), got {validation_split!r}"
+        )
+    if validation_data is not None and validation_split:
+        raise ValueError("pass either validation_data or validation_split, not both")
+    if validation_split:
+        n_val = int(round(len(x) * validation_split))
+        if n_val < 1 or n_val >= len(x):
+            raise ValueError(
+                f"validation_split={validation_split} leaves no samples on one side "
+                f"of {len(x)} samples"
+            )
+        x, x_val = x[:-n_val], x[-n_val:]
+        y, y_val = y[:-n_val], y[-n_val:]
+        validation_data = (x_val, y_val)
+    elif validation_data is not None:
+        if len(validation_data) != 2:
+            raise ValueError("validation_data: expected a pair (x_val, y_val)")
+        validation_data = model._check_xy(
+            *validation_data, "validation x", "validation y"
+        )
+    batch = _inputs.batch_size(batch_size, len(x))
+    verbose = _check_verbose(verbose)
+    callbacks = as_hooks(callbacks)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    with model._training:
+        return _fit_epochs(
+            model,
+            x,
+            y,
+            epochs,
+            batch,
+            validation_data,
+            shuffle,
+            seed,
+            verbose,
+            callbacks,
+        )
+
+
+def _fit_epochs(
+    model, x, y, epochs, batch, validation_data, shuffle, seed, verbose, callbacks
+):
+    model._ensure_built(seed)
+    history = History()
+    history.seed = seed
+    # a progress bar redrawn in a log file is one endless line: off a
+    # terminal, verbose=1 prints one line per epoch instead
+    show_bar = verbose == 1 and _is_terminal(sys.stderr)
+
+    be = model._backend
+    x_dev, y_dev = be.to_device(x), be.to_device(y)
+    for cb in callbacks:
+        cb.on_train_begin(model)
+    first = model.epochs_trained
+    for epoch in range(first, first + epochs):
+        logs = _train_epoch(
+            model,
+            x_dev,
+            y_dev,
+            len(x),
+            batch,
+            epoch,
+            seed,
+            shuffle,
+            show_bar,
+            first + epochs,
+            history,
+        )
+        if validation_data is not None:
+            val = model._evaluate_arrays(*validation_data, batch_size=max(batch, 1024))
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        model.epochs_trained = epoch + 1
+        history.append(epoch, logs)
+        if verbose:
+            _print_epoch(epoch, first + epochs, logs)
+        if any([cb.on_epoch_end(model, epoch, logs) for cb in callbacks]):
+            break
+    for cb in callbacks:
+        cb.on_train_end(model)
+    return history
+
+
+def _train_epoch(
+    model,
+    x_dev,
+    y_dev,
+    n,
+    batch,
+    epoch,
+    seed,
+    shuffle,
+    show_bar,
+    last_epoch,
+    history,
+):
+    be = model._backend
+    rng = np.random.default_rng([seed, epoch])
+    noise_rng = np.random.default_rng([seed, epoch, 1])
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    order_dev = be.to_device(order)
+    steps = math.ceil(n / batch)
+    loss_sum, correct = 0.0, 0
+    track_accuracy = "accuracy" in model.metrics
+    bar = tqdm(
+        total=steps,
+        desc=f"Epoch {epoch + 1}/{last_epoch}",
+        unit="step",
+        disable=not show_bar,
+        leave=False,
+        mininterval=0.5,
+    )
+    start = time.perf_counter()
+    with bar:
+        for k in range(steps):
+            lo, hi = k * batch, min(n, (k + 1) * batch)
+            bufs = model._train_buffers(hi - lo)
+            be.take_rows(x_dev, order_dev[lo:hi], bufs.acts[0])
+            be.take_rows(y_dev, order_dev[lo:hi], bufs.targets)
+            model._draw_noise(bufs, noise_rng)
+            loss = model._train_step(bufs, bufs.acts[0], epoch, k, history)
+            if track_accuracy:
+                correct += model.loss.correct(be.ops, bufs.acts[-1], bufs.targets)
+            loss_sum += loss * (hi - lo)
+            bar.update(1)
+            if show_bar and k % 50 == 49:
+                bar.set_postfix(loss=f"{loss_sum / hi:.4f}", refresh=False)
+    be.synchronize()
+    logs = {"loss": loss_sum / n}
+    if track_accuracy:
+        logs["accuracy"] = correct / (n * model._accuracy_units())
+    logs["time_s"] = time.perf_counter() - start
+    return logs
+
+
+def _print_epoch(epoch, last_epoch, logs):
+    parts = [f"Epoch {epoch + 1}/{last_epoch}"]
+    for key, value in logs.items():
+        parts.append(f"{key}={value:.2f}s" if key == "time_s" else f"{key}={value:.4f}")
+    tqdm.write(" - ".join(parts))
+
+
+def _check_verbose(verbose):
+    if isinstance(verbose, bool):
+        return int(verbose)
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
+    return verbose
+
+
+def _is_terminal(stream):
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):  # closed or replaced streams
+        return False

@@ -1,0 +1,93 @@
+"""GPU models: the divergence guard, copies, threads and bounded workspaces
+behave as on the CPU."""
+
+import copy
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+import fastnn as fnn
+from fastnn.kernels import cpu as cpu_kernels
+from fastnn.kernels import cuda as cuda_kernels
+
+from .conftest import host, to_dev
+
+
+@pytest.mark.parametrize("kind", ["sgd", "sgd_momentum", "adam"])
+def test_guarded_update_keeps_the_elements_it_refuses_like_the_cpu(rng, kind):
+    param = rng.standard_normal(37).astype(np.float32)
+    param[::5] = 3.3e38  # these overflow under a huge step
+    grad = -(1 + rng.random(37)).astype(np.float32)  # steps of 1e38 to 2e38
+    state = [np.zeros(37, np.float32) for _ in range(2)]
+    results = []
+    for ops, move in (
+        (cpu_kernels, lambda a: a),
+        (cuda_kernels, lambda a: to_dev(a)[0]),
+    ):
+        p, g = [move(a.copy()) for a in (param, grad)]
+        s = [move(a.copy()) for a in state]
+        if kind == "adam":
+            # Adam's first step moves by lr (its step size lr / 0.1 must
+            # itself stay finite in float32)
+            refused = ops.adam_update(p, g, s[0], s[1], 1, 3e37, guard=True)
+        else:
+            momentum = 0.9 if kind == "sgd_momentum" else 0.0
+            refused = ops.sgd_update(p, g, s[0], 1, 1e38, momentum, guard=True)
+        results.append((refused, p if isinstance(p, np.ndarray) else host(p)))
+    (cpu_refused, cpu_param), (gpu_refused, gpu_param) = results
+    assert cpu_refused and gpu_refused
+    assert np.isfinite(gpu_param).all()
+    np.testing.assert_array_equal(gpu_param[::5], param[::5])
+    np.testing.assert_allclose(gpu_param, cpu_param, rtol=1e-6)
+
+
+def test_unguarded_update_overflows_like_torch(rng):
+    p = to_dev(np.full(4, 3e38, np.float32))[0]
+    g = to_dev(np.full(4, -1.0, np.float32))[0]
+    assert not cuda_kernels.sgd_update(p, g, None, 1, 1e38)
+    assert np.isinf(host(p)).all()
+
+
+def gpu_model():
+    model = fnn.Sequential(
+        [fnn.Dense(4, 6, activation="tanh"), fnn.Dense(6, 2)], device="cuda", seed=0
+    )
+    return model.compile(fnn.Adam(lr=0.05), "cross_entropy", metrics=["accuracy"])
+
+
+def test_gpu_model_copies_train_like_the_original(rng):
+    x = rng.standard_normal((24, 4)).astype(np.float32)
+    y = rng.integers(0, 2, 24)
+    model = gpu_model()
+    model.fit(x, y, epochs=1, batch_size=8, seed=0, verbose=0)
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone.device == "cuda"
+        h_clone = clone.fit(x, y, epochs=1, batch_size=8, seed=4, verbose=0)
+        h_model = copy.deepcopy(model).fit(
+            x, y, epochs=1, batch_size=8, seed=4, verbose=0
+        )
+        assert h_clone["loss"] == h_model["loss"]
+
+
+def test_gpu_predict_from_threads_matches_single_threaded(rng):
+    model = gpu_model()
+    inputs = [rng.standard_normal((n, 4)).astype(np.float32) for n in (1, 5, 9)]
+    expected = [model.predict(x) for x in inputs]
+    errors = []
+
+    def work(k):
+        try:
+            for i in range(6):
+                j = (i + k) % 3
+                np.testing.assert_array_equal(model.predict(inputs[j]), expected[j])
+        except AssertionError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
