@@ -2,23 +2,68 @@
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 
-def _hidden(text):
+def _int_at_least(low):
+    """An argparse type: an int >= ``low``."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {low}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def _learning_rate(text):
     try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
+        value = float(text)
     except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def _momentum(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:  # also false for nan
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _hidden(text):
+    """Hidden sizes from "512,256"; "none" for no hidden layer."""
+    if text.strip().lower() == "none":
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        # "" or "512,,512" used to drop the empty items silently; an empty
+        # list then trained a model without hidden layers nobody asked for
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated ints, got {text!r}"
-        ) from None
-    if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError("hidden sizes must be positive")
+            "expected positive ints separated by commas (e.g. 512,256), or none "
+            f"for no hidden layer; got {text!r}"
+        )
     return sizes
 
 
@@ -33,30 +78,33 @@ def build_parser():
         "--hidden",
         type=_hidden,
         default=[512, 512],
-        help="hidden layer sizes, comma-separated (default 512,512)",
+        help="hidden layer sizes, comma-separated (default 512,512); none for no "
+        "hidden layer (softmax regression)",
     )
     train.add_argument(
         "--activation",
         default="relu",
         choices=["relu", "leaky_relu", "sigmoid", "tanh"],
     )
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--epochs", type=_int_at_least(0), default=10)
+    train.add_argument("--batch-size", type=_int_at_least(1), default=128)
     train.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw"])
     train.add_argument(
         "--lr",
-        type=float,
+        type=_learning_rate,
         default=None,
         help="learning rate (default 0.05 for sgd, 0.001 for adam/adamw)",
     )
-    train.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    train.add_argument(
+        "--momentum", type=_momentum, default=0.9, help="SGD momentum, in [0, 1)"
+    )
     train.add_argument(
         "--schedule",
         default="cosine",
         choices=["constant", "cosine", "step"],
         help="learning-rate schedule over the epochs (default cosine)",
     )
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_int_at_least(0), default=0)
     train.add_argument(
         "--data-dir", default=None, help="directory with the MNIST files"
     )
@@ -94,8 +142,70 @@ def build_parser():
     return parser
 
 
+def _check_writable(path, option):
+    """Fail now, not after minutes of work, if ``path`` cannot be written."""
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path}: is a directory")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{option} {path}: no such folder {folder}")
+    # the model is saved through a temporary file in the same folder, so
+    # creating one is the check that matches (os.access is wrong for root)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise ValueError(
+            f"{option} {path}: cannot write in {folder} ({exc.strerror})"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _check_exists(path, kind):
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: is a directory, not a {kind}")
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no such file")
+
+
+def _load_model(path, device):
+    """``fastnn.load_model``, with every failure on a bad file a ValueError."""
+    import fastnn as fnn
+
+    _check_exists(path, "model file")
+    try:
+        return fnn.load_model(path, device=device)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        # a crafted file can pass the format checks and break deeper in
+        raise ValueError(
+            f"{path}: not a valid fastnn model file ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _load_array(path):
+    """The array in the .npy file ``path``, or a ValueError that says why not."""
+    _check_exists(path, ".npy array file")
+    with open(path, "rb") as f:
+        magic = f.read(len(np.lib.format.MAGIC_PREFIX))
+    if magic != np.lib.format.MAGIC_PREFIX:
+        raise ValueError(
+            f"{path}: not a .npy array file (no .npy header; write one with numpy.save)"
+        )
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as exc:
+        # NumPy's own message talks about allow_pickle, which the user can't set
+        reason = (
+            "it holds Python objects, not numbers" if "pickle" in str(exc) else str(exc)
+        )
+        raise ValueError(f"{path}: not a .npy array file ({reason})") from None
+
+
 def _train(args):
     import fastnn as fnn
+
+    if args.save:
+        _check_writable(args.save, "--save")
 
     (x_train, y_train), (x_test, y_test) = fnn.datasets.load_mnist(args.data_dir)
     sizes = [x_train.shape[1], *args.hidden]
@@ -161,10 +271,10 @@ def _train(args):
 def _evaluate(args):
     import fastnn as fnn
 
-    model = fnn.load_model(args.model, device=args.device)
+    model = _load_model(args.model, args.device)
     if model.loss is None:
-        raise SystemExit(
-            "fastnn: the model was saved without compile(); cannot evaluate"
+        raise ValueError(
+            f"{args.model}: the model was saved without compile(); cannot evaluate"
         )
     _, (x_test, y_test) = fnn.datasets.load_mnist(args.data_dir)
     result = model.evaluate(x_test, y_test)
@@ -176,14 +286,16 @@ def _evaluate(args):
 
 
 def _predict(args):
-    import fastnn as fnn
-
-    model = fnn.load_model(args.model, device=args.device)
-    x = np.load(args.input, allow_pickle=False)
-    outputs = model.predict(x)
-    if args.output:
-        np.save(args.output, outputs)
-        print(f"wrote {outputs.shape} outputs to {args.output}")
+    output = args.output
+    if output:
+        # np.save adds the suffix itself; name the file it really writes
+        output += "" if output.endswith(".npy") else ".npy"
+        _check_writable(output, "--output")
+    model = _load_model(args.model, args.device)
+    outputs = model.predict(_load_array(args.input))
+    if output:
+        np.save(output, outputs)
+        print(f"wrote {outputs.shape} outputs to {output}")
     else:
         for row in outputs.argmax(axis=1) if outputs.shape[1] > 1 else outputs[:, 0]:
             print(row)
@@ -238,8 +350,10 @@ def info_lines():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    """Run the command in ``argv``; the exit status: 0, 1 on an error, 2 on bad
+    arguments (argparse exits), 130 on Ctrl-C."""
     try:
+        args = build_parser().parse_args(argv)
         if args.command == "train":
             _train(args)
         elif args.command == "evaluate":
@@ -248,9 +362,13 @@ def main(argv=None):
             _predict(args)
         else:
             print("\n".join(info_lines()))
-    except (ValueError, RuntimeError, OSError) as exc:
+    # FloatingPointError: fastnn.DivergenceError, a lost training run
+    except (ValueError, RuntimeError, OSError, FloatingPointError) as exc:
         print(f"fastnn: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("fastnn: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as shells report it
     return 0
 
 

@@ -17,7 +17,7 @@ arrays or on the GPU for CUDA device arrays. ``fastnn.kernels.cpu`` (and
 ``fastnn.kernels.cuda``) hold the same functions without the checks.
 Compiled kernels are cached on disk; see ``fastnn.kernels.cache_dir()``.
 CPU matrix products run on Intel MKL when it is installed
-(``pip install "fastnn[mkl]"``), else on OpenBLAS; ``fastnn.kernels.cpu_blas()``
+(``pip install ".[mkl]"`` from the clone), else on OpenBLAS; ``fastnn.kernels.cpu_blas()``
 says which (``FASTNN_CPU_BLAS=openblas|mkl`` forces one).
 """
 

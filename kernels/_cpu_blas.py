@@ -2,7 +2,7 @@
 
 OpenBLAS, the BLAS that NumPy and SciPy ship, is always there: Numba's
 ``np.dot`` calls SciPy's. Intel MKL, when its runtime is installed
-(``pip install "fastnn[mkl]"``, the ``mkl`` wheel), is faster on the
+(``pip install ".[mkl]"`` from the clone, the ``mkl`` wheel), is faster on the
 mid-sized products of MLP training. Measured on a 2-core Xeon with AVX-512,
 the eight products of one 784-512-512-10 training step took 1.53 ms with MKL
 and 2.07 ms with OpenBLAS at batch 128, 11.2 ms and 13.4 ms at batch 1024
@@ -91,6 +91,6 @@ def cpu_blas():
     if choice == "mkl":
         raise ImportError(
             f"FASTNN_CPU_BLAS=mkl but Intel MKL could not be used ({error}); "
-            'install it with pip install "fastnn[mkl]" or unset FASTNN_CPU_BLAS'
+            'install it with pip install ".[mkl]" from the fastnn clone, or unset FASTNN_CPU_BLAS'
         )
     return "openblas"

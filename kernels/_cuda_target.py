@@ -16,7 +16,8 @@ def unavailable_reason():
     if not available:
         return (
             "no CUDA device found (no NVIDIA driver or GPU on this machine; "
-            "install the extra with `pip install fastnn[cuda]` on a GPU machine)"
+            "install the extra with pip install '.[cuda]' from the fastnn clone on a GPU "
+            "machine)"
         )
     return None
 
