@@ -2,7 +2,9 @@
 
 import gzip
 import hashlib
+import math
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +28,19 @@ MNIST_FILES = {
         "ec29112dd5afa0611ce80d1b7f02629c",
     ),
 }
+MNIST_SHAPES = {
+    # the real files' shapes bound how much a (possibly hostile) file may inflate to
+    "train-images-idx3-ubyte": (60000, 28, 28),
+    "train-labels-idx1-ubyte": (60000,),
+    "t10k-images-idx3-ubyte": (10000, 28, 28),
+    "t10k-labels-idx1-ubyte": (10000,),
+}
 MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
+
+_CHUNK = 1 << 20  # bytes read at a time from a (decompressing) file
 
 
 class DatasetError(ValueError):
@@ -51,30 +62,8 @@ def _local_file(directory, name):
     return None
 
 
-def _read_verified(path, name):
-    """The decompressed bytes of ``path``, checked against the known SHA-256."""
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                data = f.read()
-        else:
-            data = path.read_bytes()
-    except (OSError, EOFError) as exc:
-        raise DatasetError(
-            f"{path}: cannot be read ({exc}); delete it and retry"
-        ) from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != MNIST_FILES[name][0]:
-        raise DatasetError(
-            f"{path}: checksum mismatch (SHA-256 of the contents is {digest}, expected "
-            f"{MNIST_FILES[name][0]}); the file is corrupt or not MNIST. Delete it, or "
-            "point FASTNN_DATA_DIR at a directory holding the four original files"
-        )
-    return data
-
-
-def parse_idx(data, expected_ndim, source="data"):
-    """A uint8 IDX byte string (magic 0x0000 08 <ndim>) as a NumPy array."""
+def _idx_header(data, expected_ndim, source):
+    """(shape, header length) of the uint8 IDX header at the start of ``data``."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise DatasetError(
             f"{source}: not an unsigned-byte IDX file (bad magic number)"
@@ -90,11 +79,86 @@ def parse_idx(data, expected_ndim, source="data"):
     shape = tuple(
         int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
     )
-    if len(data) - header_end != int(np.prod(shape)):
+    return shape, header_end
+
+
+def _read_idx_bounded(f, name, path):
+    """The IDX file open as ``f``, read in chunks, never past its header's size.
+
+    A small corrupt or hostile .gz can inflate to gigabytes: the header is read
+    first, refused if it promises more than the real file holds, and the rest
+    is read into a buffer of exactly the promised size.
+    """
+    real_shape = MNIST_SHAPES[name]
+    head = f.read(4 + 4 * len(real_shape))
+    shape, header_end = _idx_header(head, len(real_shape), path)
+    size = header_end + math.prod(shape)
+    if size > 4 + 4 * len(real_shape) + math.prod(real_shape):
         raise DatasetError(
-            f"{source}: header promises shape {shape} but holds {len(data) - header_end} bytes"
+            f"{path}: header promises shape {shape}, larger than MNIST's "
+            f"{real_shape}; the file is corrupt or not MNIST"
+        )
+    data = bytearray(size)
+    data[:header_end] = head
+    view = memoryview(data)
+    filled = header_end
+    while filled < size:
+        n = f.readinto(view[filled : filled + _CHUNK])
+        if not n:
+            raise DatasetError(
+                f"{path}: truncated (header promises shape {shape}, "
+                f"{size} bytes; it holds {filled})"
+            )
+        filled += n
+    if f.read(1):  # also makes gzip check the CRC and length in the trailer
+        raise DatasetError(
+            f"{path}: more data than its header's shape {shape}; "
+            "the file is corrupt or not MNIST"
+        )
+    return data
+
+
+def _read_verified(path, name):
+    """The decompressed bytes of ``path``, checked against the known SHA-256."""
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            data = _read_idx_bounded(f, name, path)
+    # a damaged deflate stream raises zlib.error, which is not an OSError
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(
+            f"{path}: cannot be read ({type(exc).__name__}: {exc}); delete it and retry"
+        ) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != MNIST_FILES[name][0]:
+        raise DatasetError(
+            f"{path}: checksum mismatch (SHA-256 of the contents is {digest}, expected "
+            f"{MNIST_FILES[name][0]}); the file is corrupt or not MNIST. Delete it, or "
+            "point FASTNN_DATA_DIR at a directory holding the four original files"
+        )
+    return data
+
+
+def parse_idx(data, expected_ndim, source="data"):
+    """A uint8 IDX byte string (magic 0x0000 08 <ndim>) as a NumPy array."""
+    shape, header_end = _idx_header(data, expected_ndim, source)
+    if len(data) - header_end != math.prod(shape):
+        raise DatasetError(
+            f"{source}: header promises shape {shape} but holds "
+            f"{len(data) - header_end} bytes"
         )
     return np.frombuffer(data, np.uint8, offset=header_end).reshape(shape)
+
+
+def _root_cause(exc):
+    """The innermost of a chain of errors (requests nests urllib3 nests socket)."""
+    for _ in range(10):  # a bound, in case of a cycle
+        reason = getattr(exc, "reason", None)
+        inner = reason if isinstance(reason, BaseException) else None
+        inner = inner or exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
 
 
 def _download(name, directory):
@@ -104,7 +168,7 @@ def _download(name, directory):
         raise DatasetError(
             "downloading MNIST needs pooch (pip install pooch)"
         ) from None
-    errors = []
+    error = None
     for mirror in MNIST_MIRRORS:
         try:
             path = pooch.retrieve(
@@ -116,49 +180,68 @@ def _download(name, directory):
             )
             return Path(path)
         except Exception as exc:  # network errors come in many types
-            errors.append(f"{mirror}: {exc}")
+            error = exc
+    # the full chain of network errors is hundreds of characters: its root is
+    # what tells the user why (no DNS, refused, bad hash)
+    root = _root_cause(error)
+    lines = str(root).strip().splitlines()
+    reason = f"{type(root).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    if len(reason) > 80:
+        reason = reason[:77] + "..."
     raise DatasetError(
-        f"could not download {name}.gz ({'; '.join(errors)}). Without network, put the "
-        "four MNIST *-idx?-ubyte.gz files in a directory and set FASTNN_DATA_DIR to it "
-        "(or pass path=)"
-    )
+        f"could not download {name}.gz ({reason}); to use local MNIST files pass "
+        "--data-dir DIR to the CLI, set FASTNN_DATA_DIR=DIR, or call "
+        "load_mnist(path=DIR)"
+    ) from None
+
+
+def _missing(directory):
+    return [name for name in MNIST_FILES if _local_file(directory, name) is None]
 
 
 def _find_directory(path):
-    """The first of path, $FASTNN_DATA_DIR, the cache dir holding all four files."""
-    candidates = []
+    """path, else $FASTNN_DATA_DIR, else the cache dir if it holds all four files.
+
+    A directory the user named must be complete: falling back to a download
+    would hide a typo or a forgotten file behind a network error.
+    """
     if path is not None:
-        candidates.append(("path", Path(path)))
-    if os.environ.get("FASTNN_DATA_DIR"):
-        candidates.append(("FASTNN_DATA_DIR", Path(os.environ["FASTNN_DATA_DIR"])))
-    candidates.append(("cache", default_cache_dir()))
-    for origin, directory in candidates:
-        if all(_local_file(directory, name) for name in MNIST_FILES):
-            return directory
-        if origin == "path":
-            missing = [n for n in MNIST_FILES if not _local_file(directory, n)]
-            raise DatasetError(
-                f"{directory}: missing MNIST files {missing} (.gz or raw IDX)"
-            )
-    return None
+        origin, directory = "", Path(path)
+    elif os.environ.get("FASTNN_DATA_DIR"):
+        origin, directory = " (FASTNN_DATA_DIR)", Path(os.environ["FASTNN_DATA_DIR"])
+    else:
+        directory = default_cache_dir()
+        return None if _missing(directory) else directory
+    missing = _missing(directory)
+    if missing:
+        note = "" if directory.is_dir() else "; the folder does not exist"
+        raise DatasetError(
+            f"{directory}{origin}: missing MNIST files {', '.join(missing)} "
+            f"(.gz or raw IDX){note}"
+        )
+    return directory
 
 
 def mnist_directory(path=None, download=True):
     """The directory holding the four MNIST IDX files (``.gz`` or raw).
 
-    Looked up as in ``load_mnist``: ``path``, else ``$FASTNN_DATA_DIR``, else
-    the user cache; if none holds them and ``download`` is true, they are
-    downloaded (with pooch, checked by MD5) into the cache first.
+    Looked up as in ``load_mnist``: ``path``, else ``$FASTNN_DATA_DIR`` (either
+    must hold all four files), else the user cache; if the cache lacks some
+    and ``download`` is true, they are downloaded (with pooch, checked by MD5)
+    into it first.
     """
     directory = _find_directory(path)
     if directory is None:
-        if not download:
-            raise DatasetError("MNIST not found; set FASTNN_DATA_DIR or pass path=")
         directory = default_cache_dir()
+        if not download:
+            raise DatasetError(
+                f"MNIST not found in {directory} (missing "
+                f"{', '.join(_missing(directory))}) and download=False; set "
+                "FASTNN_DATA_DIR or pass path="
+            )
         directory.mkdir(parents=True, exist_ok=True)
-        for name in MNIST_FILES:
-            if _local_file(directory, name) is None:
-                _download(name, directory)
+        for name in _missing(directory):
+            _download(name, directory)
     return directory
 
 
@@ -166,9 +249,9 @@ def load_mnist(path=None, download=True):
     """MNIST as ``((x_train, y_train), (x_test, y_test))``.
 
     x: float32 in [0, 1], shape (N, 784); y: int64 labels. Files are taken
-    from ``path``, else ``$FASTNN_DATA_DIR``, else the user cache
-    (``~/.cache/fastnn/mnist``); if none holds them and ``download`` is true,
-    they are downloaded (with pooch, checked by MD5) into the cache. Local
+    from ``path``, else ``$FASTNN_DATA_DIR`` (either must hold all four),
+    else the user cache (``~/.cache/fastnn/mnist``), where missing ones are
+    downloaded (with pooch, checked by MD5) if ``download`` is true. Local
     files may be gzipped or raw IDX; their decompressed contents are checked
     against the known SHA-256.
     """
