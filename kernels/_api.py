@@ -6,15 +6,23 @@ except the losses, which return the batch-mean loss as a Python float.
 Arrays must be C-contiguous and share one dtype (float32 or float64); labels
 are int32 or int64. NumPy arrays run on the CPU; CUDA device arrays
 (``__cuda_array_interface__``: Numba, CuPy, PyTorch) run on the GPU.
+
+Buffers a function writes must be writeable and must not share memory with
+any other argument (``ValueError`` naming both), except the in-place aliases
+its docstring allows, which must be the very same buffer (a partial overlap is
+always refused). Arrays a function only reads may share memory.
 """
+
+import numpy as np
 
 from ._checks import (
     LABEL_DTYPES,
     check_array,
-    check_no_overlap,
+    check_buffers,
     check_not_empty,
     check_scalar,
     check_step,
+    check_unit_interval,
 )
 from ._scalar import ACTIVATION_CODES
 from ._targets import target_for
@@ -36,7 +44,8 @@ def dense_forward(x, w, b, out, activation="identity", negative_slope=0.01):
 
     x (B, I), w (I, O), b (O,) or None, out (B, O). ``negative_slope`` is
     leaky_relu's slope for negative inputs (>= 0, so the derivative can be
-    read off the output in ``dense_backward``).
+    read off the output in ``dense_backward``). No aliases: ``out`` must not
+    share memory with x, w or b.
     """
     (batch, n_in), dtype = check_array("x", x, ndim=2)
     check_not_empty("x", (batch, n_in))
@@ -45,7 +54,7 @@ def dense_forward(x, w, b, out, activation="identity", negative_slope=0.01):
     if b is not None:
         check_array("b", b, dtype=dtype, shape=(n_out,))
     check_array("out", out, dtype=dtype, shape=(batch, n_out))
-    check_no_overlap("out", out, ("x", x), ("w", w), ("b", b))
+    check_buffers(("out", "x", "w", "b"), (out, x, w, b), 1)
     _check_activation(activation, negative_slope)
     target = target_for([("x", x), ("w", w), ("b", b), ("out", out)])
     target.dense_forward(x, w, b, out, activation, negative_slope)
@@ -60,7 +69,8 @@ def dense_backward(
     dL/dout. Writes dx (B, I) = dL/dx (skipped when ``dx is None``, e.g. for a
     first layer), dw (I, O) = dL/dw and db (O,) = dL/db (skipped when None).
     The activation derivative is taken from ``out``. **``dout`` is
-    overwritten** with dL/d(pre-activation).
+    overwritten** with dL/d(pre-activation). No aliases: dout, dx, dw and db
+    must not share memory with any argument (x, w and out may share).
     """
     (batch, n_in), dtype = check_array("x", x, ndim=2)
     check_not_empty("x", (batch, n_in))
@@ -70,11 +80,12 @@ def dense_backward(
     check_array("dout", dout, dtype=dtype, shape=(batch, n_out))
     if dx is not None:
         check_array("dx", dx, dtype=dtype, shape=(batch, n_in))
-        check_no_overlap("dx", dx, ("dout", dout), ("w", w))
     check_array("dw", dw, dtype=dtype, shape=(n_in, n_out))
-    check_no_overlap("dw", dw, ("x", x), ("dout", dout))
     if db is not None:
         check_array("db", db, dtype=dtype, shape=(n_out,))
+    check_buffers(
+        ("dout", "dx", "dw", "db", "x", "w", "out"), (dout, dx, dw, db, x, w, out), 4
+    )
     _check_activation(activation, negative_slope)
     target = target_for(
         [
@@ -101,38 +112,62 @@ def _check_same(names_arrays, ndim=None):
 
 
 def activation_forward(name, x, out, negative_slope=0.01):
-    """Elementwise ``out = act(x)`` for ``name`` in ACTIVATIONS; any shape."""
+    """Elementwise ``out = act(x)`` for ``name`` in ACTIVATIONS; any shape.
+
+    In place: ``out`` may be ``x``.
+    """
     _check_activation(name, negative_slope)
     _check_same([("x", x), ("out", out)])
+    check_buffers(("out", "x"), (out, x), 1, (("out", "x"),))
     target_for([("x", x), ("out", out)]).activation_forward(
         name, x, out, negative_slope
     )
 
 
 def activation_backward(name, out, dout, dx, negative_slope=0.01):
-    """Elementwise ``dx = dout * act'(z)``, the derivative read from ``out = act(z)``."""
+    """Elementwise ``dx = dout * act'(z)``, the derivative read from ``out = act(z)``.
+
+    In place: ``dx`` may be ``dout`` or ``out``.
+    """
     _check_activation(name, negative_slope)
     _check_same([("out", out), ("dout", dout), ("dx", dx)])
+    check_buffers(
+        ("dx", "out", "dout"), (dx, out, dout), 1, (("dx", "out"), ("dx", "dout"))
+    )
     target_for([("out", out), ("dout", dout), ("dx", dx)]).activation_backward(
         name, out, dout, dx, negative_slope
     )
 
 
 def softmax(x, out):
-    """Row-wise softmax of x (B, C) into out (B, C); stable for any finite x."""
+    """Row-wise softmax of x (B, C) into out (B, C); stable for any finite x.
+
+    In place: ``out`` may be ``x``.
+    """
     _check_same([("x", x), ("out", out)], ndim=2)
+    check_buffers(("out", "x"), (out, x), 1, (("out", "x"),))
     target_for([("x", x), ("out", out)]).softmax(x, out)
 
 
 def log_softmax(x, out):
-    """Row-wise log-softmax of x (B, C) into out (B, C); stable for any finite x."""
+    """Row-wise log-softmax of x (B, C) into out (B, C); stable for any finite x.
+
+    In place: ``out`` may be ``x``.
+    """
     _check_same([("x", x), ("out", out)], ndim=2)
+    check_buffers(("out", "x"), (out, x), 1, (("out", "x"),))
     target_for([("x", x), ("out", out)]).log_softmax(x, out)
 
 
 def softmax_backward(out, dout, dx):
-    """Softmax backward: ``dx = y * (dout - sum(dout * y, axis=1))``, y = ``out``."""
+    """Softmax backward: ``dx = y * (dout - sum(dout * y, axis=1))``, y = ``out``.
+
+    In place: ``dx`` may be ``dout`` or ``out``.
+    """
     _check_same([("out", out), ("dout", dout), ("dx", dx)], ndim=2)
+    check_buffers(
+        ("dx", "out", "dout"), (dx, out, dout), 1, (("dx", "out"), ("dx", "dout"))
+    )
     target_for([("out", out), ("dout", dout), ("dx", dx)]).softmax_backward(
         out, dout, dx
     )
@@ -144,29 +179,53 @@ def softmax_cross_entropy(logits, labels, dlogits=None):
     logits (B, C) float, labels (B,) int32/int64 in [0, C), dlogits (B, C) or
     None: receives ``(softmax(logits) - onehot(labels)) / B``. One pass per
     row; finite for logits of any finite size. A label outside [0, C) raises
-    ``ValueError``.
+    ``ValueError``. No aliases: ``dlogits`` must not share memory with logits
+    or labels (the loss re-reads the logits after the gradient is written).
     """
     (batch, n_classes), dtype = check_array("logits", logits, ndim=2)
     check_not_empty("logits", (batch, n_classes))
     check_array("labels", labels, shape=(batch,), allowed=LABEL_DTYPES)
     if dlogits is not None:
         check_array("dlogits", dlogits, dtype=dtype, shape=(batch, n_classes))
+    check_buffers(("dlogits", "logits", "labels"), (dlogits, logits, labels), 1)
     target = target_for([("logits", logits), ("labels", labels), ("dlogits", dlogits)])
     return target.softmax_cross_entropy(logits, labels, dlogits)
 
 
 def mse(pred, target, dpred=None):
-    """Mean squared error over all elements; dpred = 2 (pred - target) / n."""
+    """Mean squared error over all elements; dpred = 2 (pred - target) / n.
+
+    In place: ``dpred`` may be ``pred`` or ``target``.
+    """
     _check_same([("pred", pred), ("target", target), ("dpred", dpred)])
+    check_buffers(
+        ("dpred", "pred", "target"),
+        (dpred, pred, target),
+        1,
+        (("dpred", "pred"), ("dpred", "target")),
+    )
     where = target_for([("pred", pred), ("target", target), ("dpred", dpred)])
     return where.mse(pred, target, dpred)
 
 
 def binary_cross_entropy_with_logits(logits, target, dlogits=None):
     """Mean BCE of sigmoid(logits) against targets in [0, 1], in the stable form
-    ``max(x, 0) - x t + log(1 + exp(-|x|))``; dlogits = (sigmoid(x) - t) / n."""
+    ``max(x, 0) - x t + log(1 + exp(-|x|))``; dlogits = (sigmoid(x) - t) / n.
+
+    A host ``target`` outside [0, 1] (or NaN) raises ``ValueError``; device
+    targets are not range-checked (that would cost a device pass and a copy
+    back per call). In place: ``dlogits`` may be ``logits`` or ``target``.
+    """
     _check_same([("logits", logits), ("target", target), ("dlogits", dlogits)])
+    check_buffers(
+        ("dlogits", "logits", "target"),
+        (dlogits, logits, target),
+        1,
+        (("dlogits", "logits"), ("dlogits", "target")),
+    )
     where = target_for([("logits", logits), ("target", target), ("dlogits", dlogits)])
+    if isinstance(target, np.ndarray):  # target_for passed: all on the host
+        check_unit_interval("target", target)
     return where.binary_cross_entropy_with_logits(logits, target, dlogits)
 
 
@@ -187,8 +246,10 @@ def sgd_update(
     buffer, may be None when momentum is 0). ``step`` counts from 1: on step 1
     the buffer starts as the (weight-decayed) gradient itself, undampened,
     as in torch. Semantics: https://pytorch.org/docs/stable/generated/torch.optim.SGD.html
+    No aliases: param, grad and velocity (when given) are three separate buffers.
     """
     _check_same([("param", param), ("grad", grad), ("velocity", velocity)])
+    check_buffers(("param", "velocity", "grad"), (param, velocity, grad), 2)
     check_step(step)
     check_scalar("lr", lr, low=0)
     check_scalar("momentum", momentum, low=0)
@@ -231,8 +292,10 @@ def adam_update(
     ``step`` counts from 1 (bias correction). Semantics:
     https://pytorch.org/docs/stable/generated/torch.optim.Adam.html and
     https://pytorch.org/docs/stable/generated/torch.optim.AdamW.html
+    No aliases: param, grad, m and v are four separate buffers.
     """
     _check_same([("param", param), ("grad", grad), ("m", m), ("v", v)])
+    check_buffers(("param", "m", "v", "grad"), (param, m, v, grad), 3)
     check_step(step)
     check_scalar("lr", lr, low=0)
     check_scalar("beta1", beta1, low=0, high=1, high_open=True)
@@ -250,15 +313,21 @@ def dropout_forward(x, u, out, p):
 
     u: uniform noise in [0, 1) of x's shape and dtype, drawn by the caller
     (so dropout is reproducible from one seeded generator); 0 <= p < 1.
+    In place: ``out`` may be ``x`` (not ``u``: the backward needs it).
     """
     _check_same([("x", x), ("u", u), ("out", out)])
+    check_buffers(("out", "x", "u"), (out, x, u), 1, (("out", "x"),))
     check_scalar("p", p, low=0, high=1, high_open=True)
     target_for([("x", x), ("u", u), ("out", out)]).dropout_forward(x, u, out, p)
 
 
 def dropout_backward(u, dout, dx, p):
-    """Dropout backward with the forward's noise ``u``: ``dx = dout * (u >= p) / (1 - p)``."""
+    """Dropout backward with the forward's noise ``u``: ``dx = dout * (u >= p) / (1 - p)``.
+
+    In place: ``dx`` may be ``dout``.
+    """
     _check_same([("u", u), ("dout", dout), ("dx", dx)])
+    check_buffers(("dx", "dout", "u"), (dx, dout, u), 1, (("dx", "dout"),))
     check_scalar("p", p, low=0, high=1, high_open=True)
     target_for([("u", u), ("dout", dout), ("dx", dx)]).dropout_backward(u, dout, dx, p)
 

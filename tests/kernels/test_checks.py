@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fastnn import kernels
+from tests.kernels.test_aliasing import WRITERS, arrays_for, call
 
 F32, F64 = np.float32, np.float64
 
@@ -116,3 +117,48 @@ def test_loss_gradient_buffer_must_match():
         )
     with pytest.raises(ValueError, match="labels: expected shape"):
         kernels.softmax_cross_entropy(np.zeros((2, 3)), np.zeros(3, np.int64))
+
+
+@pytest.mark.parametrize(
+    "fn, output",
+    [(fn, output) for fn, (_, outputs, _) in WRITERS.items() for output in outputs],
+)
+def test_read_only_output_named(fn, output):
+    arrays = arrays_for(fn, np.random.default_rng(0))
+    arrays[output].flags.writeable = False
+    with pytest.raises(ValueError, match=f"{output}: is read-only") as raised:
+        call(fn, arrays)
+    assert len(str(raised.value)) < 200  # not Numba's typing error
+
+
+def test_broadcast_output_is_read_only():
+    x, w, b, _ = dense_args(batch=1)
+    out = np.broadcast_to(np.zeros(2, F32), (1, 2))  # C-contiguous, read-only
+    with pytest.raises(ValueError, match="out: is read-only"):
+        kernels.dense_forward(x, w, b, out)
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("bad", [1.5, -0.25, np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [0, -1])
+def test_bce_target_outside_unit_interval_rejected(dtype, bad, where):
+    logits = np.zeros((2, 3), dtype)
+    target = np.full((2, 3), 0.5, dtype)
+    target.flat[where] = bad
+    with pytest.raises(ValueError, match=r"target: .*\[0, 1\]"):
+        kernels.binary_cross_entropy_with_logits(logits, target)
+
+
+def test_bce_target_endpoints_accepted():
+    logits = np.array([[-2.0, 0.0, 3.0]])
+    target = np.array([[0.0, 1.0, 1.0]])
+    dlogits = np.empty_like(logits)
+    loss = kernels.binary_cross_entropy_with_logits(logits, target, dlogits)
+    assert loss > 0
+
+
+def test_huge_integer_scalar_is_a_value_error_not_an_overflow():
+    from fastnn.kernels._checks import check_scalar
+
+    with pytest.raises(ValueError, match="lr: must be finite"):
+        check_scalar("lr", 10**400)
