@@ -30,7 +30,9 @@ class CUDABackend:
     ops = cuda_kernels
 
     def __init__(self):
-        self._host_noise = {}
+        # one host staging buffer for dropout noise, grown to the largest
+        # draw: a buffer per shape would grow with every batch size seen
+        self._host_noise = np.empty(0, np.float64)
 
     def empty(self, shape, dtype):
         return cuda.device_array(shape, dtype=np.dtype(dtype))
@@ -60,11 +62,12 @@ class CUDABackend:
         _gather_rows[grid_1d(out.size)](source, indices, out)
 
     def fill_uniform(self, rng, out):
-        key = (tuple(out.shape), str(out.dtype))
-        host = self._host_noise.get(key)
-        if host is None:
-            host = self._host_noise[key] = np.empty(out.shape, out.dtype)
-        rng.random(out=host, dtype=host.dtype)
+        dtype = np.dtype(out.dtype)
+        nbytes = out.size * dtype.itemsize
+        if self._host_noise.nbytes < nbytes:
+            self._host_noise = np.empty(-(-nbytes // 8), np.float64)
+        host = self._host_noise.view(np.uint8)[:nbytes].view(dtype).reshape(out.shape)
+        rng.random(out=host, dtype=dtype)
         out.copy_to_device(host)
 
     def synchronize(self):

@@ -9,14 +9,48 @@ state, and the compile settings.
 """
 
 import copy
+import weakref
 
 import numpy as np
 
 DTYPES = ("float32", "float64")
 
+#: The model each optimizer instance serves (its state buffers are sized for
+#: that model's parameters: another model's step would run past them). Kept
+#: here, not on the optimizer, so copies of an optimizer start unowned.
+_OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
+
+#: Attributes ``Sequential.__init__`` sets; a copy rebuilds them, and carries
+#: over any others (a subclass's) as they are.
+MODEL_ATTRIBUTES = frozenset(
+    (
+        "layers",
+        "dtype",
+        "device",
+        "_backend",
+        "_stages",
+        "in_features",
+        "_widths",
+        "out_features",
+        "loss",
+        "optimizer",
+        "metrics",
+        "epochs_trained",
+        "params",
+        "grads",
+        "_stack_params",
+        "_layout",
+        "_train_ws",
+        "_infer_pool",
+        "_training",
+        "_build_lock",
+    )
+)
+
 
 def snapshot(model):
     """The state ``Sequential.__getstate__`` returns: host arrays only."""
+    model._training.refuse_if_training_elsewhere("copy")
     state = {
         "layers": model.layers,
         "dtype": str(model.dtype),
@@ -27,6 +61,7 @@ def snapshot(model):
         "epochs_trained": model.epochs_trained,
         "weights": model.get_weights() if model.built else None,
         "optimizer_state": None,
+        "extra": {k: v for k, v in vars(model).items() if k not in MODEL_ATTRIBUTES},
     }
     if model.optimizer is not None and model.built:
         state["optimizer_state"] = {
@@ -38,7 +73,13 @@ def snapshot(model):
 
 def restore(model, state):
     """Initialise the (blank) ``model`` from a ``snapshot``."""
-    model.__init__(state["layers"], dtype=state["dtype"], device=state["device"])
+    from fastnn.model import Sequential
+
+    # Sequential's own __init__: a subclass's may take other arguments
+    Sequential.__init__(
+        model, state["layers"], dtype=state["dtype"], device=state["device"]
+    )
+    model.__dict__.update(state.get("extra", {}))
     model.epochs_trained = state["epochs_trained"]
     if state["optimizer"] is not None:
         model.compile(state["optimizer"], state["loss"], state["metrics"])
@@ -49,6 +90,26 @@ def restore(model, state):
         model._set_flat(state["weights"])
         for name, host in (state["optimizer_state"] or {}).items():
             model._backend.copy_into(model.optimizer.state[name], host)
+
+
+def claim_optimizer(optimizer, model):
+    """Make ``model`` the owner of ``optimizer``, or refuse: it serves another
+    live model."""
+    owner = _OPTIMIZER_OWNERS.get(optimizer)
+    owner = owner() if owner is not None else None
+    if owner is not None and owner is not model:
+        raise ValueError(
+            f"optimizer: this {type(optimizer).__name__} already belongs to "
+            "another model (it holds that model's state); pass a new optimizer, "
+            "or copy.deepcopy(optimizer)"
+        )
+    _OPTIMIZER_OWNERS[optimizer] = weakref.ref(model)
+
+
+def release_optimizer(optimizer, model):
+    owner = _OPTIMIZER_OWNERS.get(optimizer)
+    if owner is not None and owner() is model:
+        del _OPTIMIZER_OWNERS[optimizer]
 
 
 def without_state(optimizer):

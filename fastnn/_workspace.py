@@ -24,7 +24,7 @@ VIEW_CACHE_SIZE = 8
 POOL_KEEP = 4
 #: An idle workspace larger than this is freed rather than kept (a one-off
 #: predict with a huge batch_size should not pin its memory).
-POOL_KEEP_BYTES = 256 * 2**20
+POOL_KEEP_BYTES = 64 * 2**20
 
 
 class StepBuffers:
@@ -132,20 +132,39 @@ class WorkspacePool:
 class TrainingGuard:
     """The lock one model's training holds: a second concurrent ``fit`` or
     ``train_on_batch`` on the same model is refused instead of corrupting the
-    shared gradient buffers and optimizer state."""
+    shared gradient buffers and optimizer state, and so are changes to the
+    model (compile, set_weights, copies...) from other threads meanwhile.
+    The training thread itself (its callbacks) may still change the model."""
 
     def __init__(self):
         self._lock = threading.Lock()
+        self._thread = None  # ident of the thread training now
 
     def __enter__(self):
         if not self._lock.acquire(blocking=False):
-            raise RuntimeError(
-                "this model is already training (fit or train_on_batch) in "
-                "another thread; one model trains in one thread at a time "
-                "(train copies made with copy.deepcopy in parallel instead)"
+            where = (
+                "in a callback of its own fit"
+                if self._thread == threading.get_ident()
+                else "in another thread"
             )
+            raise RuntimeError(
+                f"this model is already training (fit or train_on_batch running "
+                f"{where}); one model trains in one thread at a time (train "
+                "copies made with copy.deepcopy in parallel instead)"
+            )
+        self._thread = threading.get_ident()
         return self
 
     def __exit__(self, *exc):
+        self._thread = None
         self._lock.release()
         return False
+
+    def refuse_if_training_elsewhere(self, what):
+        """RuntimeError when another thread is training this model now."""
+        thread = self._thread
+        if thread is not None and thread != threading.get_ident():
+            raise RuntimeError(
+                f"{what}: this model is training in another thread; wait for its "
+                "fit/train_on_batch to return"
+            )

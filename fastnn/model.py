@@ -39,8 +39,11 @@ METRICS = ("accuracy",)
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a NaN or infinite loss. The model keeps the weights
-    from before the bad step; ``history`` holds the completed epochs."""
+    """Training produced a NaN or infinite loss, or an update that would make
+    weights infinite or NaN. After a bad loss the model keeps the weights from
+    before that step; after a bad update, the weights it would have broken
+    keep their previous values (the rest took the step), so every weight
+    stays finite. ``history`` holds the completed epochs."""
 
     def __init__(self, message, history=None):
         super().__init__(message)
@@ -93,11 +96,11 @@ class Sequential:
         self.params = self.grads = None
         self._stack_params = None
         self._init_runtime()
-        for layer in layers:
-            if layer.param_names or layer.needs_noise:
-                layer._owner = weakref.ref(self)
         if seed is not None:
             self.build(seed)
+        for layer in layers:  # claimed last: a failed __init__ claims nothing
+            if layer.param_names or layer.needs_noise:
+                layer._owner = weakref.ref(self)
 
     def _init_runtime(self):
         """Per-process state that is never copied or pickled: workspaces and
@@ -139,6 +142,7 @@ class Sequential:
 
     def build(self, seed=None):
         """Initialise the parameters from ``seed`` (None: fresh randomness)."""
+        self._training.refuse_if_training_elsewhere("build")
         rng = np.random.default_rng(seed)
         host = np.empty(self.n_params, self.dtype)
         offset = 0
@@ -151,20 +155,24 @@ class Sequential:
 
     def _set_flat(self, host_params):
         be = self._backend
-        self.params = be.to_device(np.ascontiguousarray(host_params, self.dtype))
-        self.grads = be.zeros(self.params.shape[0], self.dtype)
+        params = be.to_device(np.ascontiguousarray(host_params, self.dtype))
+        grads = be.zeros(params.shape[0], self.dtype)
         offset = 0
         for layer, shapes, _ in self._param_layout():
             views, grad_views = [], []
             for shape in shapes:
                 n = int(np.prod(shape))
-                views.append(self.params[offset : offset + n].reshape(shape))
-                grad_views.append(self.grads[offset : offset + n].reshape(shape))
+                views.append(params[offset : offset + n].reshape(shape))
+                grad_views.append(grads[offset : offset + n].reshape(shape))
                 offset += n
             layer.bind(views, grad_views)
         if self.optimizer is not None and not self.optimizer.state:
-            self.optimizer.allocate(be, self.params.shape[0], self.dtype)
+            self.optimizer.allocate(be, params.shape[0], self.dtype)
+        self.grads = grads
         self._stack_params = self._dense_stack_params()
+        # last: a concurrent first predict tests ``params`` without the build
+        # lock and must then find the layers bound and the stack ready
+        self.params = params
 
     def _dense_stack_params(self):
         """Tuples for the one-call training step of a plain dense stack on the
@@ -186,7 +194,7 @@ class Sequential:
                 )
             else:
                 return None
-        if self._backend.name != "cpu" or not self.built:
+        if self._backend.name != "cpu" or self.grads is None:
             return None
         layers = [d for d, _, _ in dense_stages]
         return (
@@ -208,6 +216,7 @@ class Sequential:
         """Move parameters and optimizer state to ``device`` ("cpu" or "cuda")."""
         if device == self.device:
             return self
+        self._training.refuse_if_training_elsewhere("to")
         backend = get_backend(device)
         weights = self.get_weights() if self.built else None
         state = (
@@ -235,6 +244,7 @@ class Sequential:
 
     def set_weights(self, flat):
         """Load a flat parameter vector (as returned by ``get_weights``)."""
+        self._training.refuse_if_training_elsewhere("set_weights")
         flat = np.asarray(flat, self.dtype).reshape(-1)
         if flat.size != self.n_params:
             raise ValueError(
@@ -256,20 +266,32 @@ class Sequential:
 
     # -------------------------------------------------------------- compile
     def compile(self, optimizer="sgd", loss="cross_entropy", metrics=None):
-        """Choose the optimizer (name or instance), loss and metrics."""
-        self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses_module.get(loss)
+        """Choose the optimizer (name or instance), loss and metrics.
+
+        An optimizer instance holds its model's state buffers, so it belongs
+        to one model (``copy.deepcopy(optimizer)`` for another). Everything
+        is checked before anything changes: a failed compile leaves the model
+        as it was.
+        """
+        self._training.refuse_if_training_elsewhere("compile")
+        optimizer = optimizers_module.get(optimizer)
+        loss = losses_module.get(loss)
+        if isinstance(metrics, str) or not hasattr(metrics or [], "__iter__"):
+            raise ValueError(f"metrics: expected a list of names, got {metrics!r}")
         metrics = list(metrics or [])
         for metric in metrics:
-            if metric not in METRICS:
+            if not isinstance(metric, str) or metric not in METRICS:
                 raise ValueError(
                     f"metrics: unknown {metric!r}; expected some of {METRICS}"
                 )
-            if getattr(self.loss, "correct", None) is None:
+            if getattr(loss, "correct", None) is None:
                 raise ValueError(
-                    f"metrics: 'accuracy' is undefined for loss {self.loss.name!r}"
+                    f"metrics: 'accuracy' is undefined for loss {loss.name!r}"
                 )
-        self.metrics = metrics
+        _model_state.claim_optimizer(optimizer, self)
+        if self.optimizer is not None and self.optimizer is not optimizer:
+            _model_state.release_optimizer(self.optimizer, self)
+        self.optimizer, self.loss, self.metrics = optimizer, loss, metrics
         self._reset_workspaces()
         if self.built:
             self.optimizer.allocate(self._backend, self.params.shape[0], self.dtype)

@@ -166,3 +166,61 @@ def test_stateless_activation_layers_may_be_shared(rng):
     np.testing.assert_allclose(
         model.predict(x), h @ p["layers.4.W"] + p["layers.4.b"], rtol=1e-12
     )
+
+
+def test_an_optimizer_serves_one_model():
+    """Its state buffers are sized for one model: a second model's step ran
+    past them (memory corruption, a crash) before this was refused."""
+    optimizer = fnn.Adam(lr=0.01)
+    first = fnn.Sequential([fnn.Dense(4, 3)], seed=0).compile(optimizer)
+    with pytest.raises(ValueError, match="optimizer: this Adam already belongs"):
+        fnn.Sequential([fnn.Dense(40, 12)], seed=0).compile(optimizer)
+    first.compile(optimizer)  # recompiling its own model is fine
+    other = fnn.Sequential([fnn.Dense(40, 12)], seed=0)
+    other.compile(copy.deepcopy(optimizer))  # a copy is unowned
+    first.compile(fnn.SGD(lr=0.1))  # released: now free for another model
+    other.compile(optimizer)
+    assert other.optimizer is optimizer
+
+
+def test_a_failed_compile_leaves_the_model_as_it_was(rng):
+    x, y = data(rng)
+    model = model_with(fnn.Adam(lr=0.01))
+    before = (model.optimizer, model.loss, model.metrics)
+    with pytest.raises(ValueError, match="accuracy"):
+        model.compile(fnn.SGD(lr=0.1), "mse", metrics=["accuracy"])
+    with pytest.raises(ValueError, match="metrics"):
+        model.compile(fnn.SGD(lr=0.1), "cross_entropy", metrics="accuracy")
+    assert (model.optimizer, model.loss, model.metrics) == before
+    model.fit(x, y, epochs=1, verbose=0, seed=0)
+
+
+def test_a_failed_init_claims_no_layers():
+    dense = fnn.Dense(4, 3)
+    with pytest.raises(TypeError):
+        fnn.Sequential([dense], seed="not a seed")  # fails in build
+    kept = fnn.Sequential([dense], seed=0)
+    assert kept.layers[0] is dense
+
+
+class Classifier(fnn.Sequential):
+    """A subclass with its own constructor and an attribute of its own."""
+
+    def __init__(self, hidden):
+        super().__init__(
+            [fnn.Dense(6, hidden, activation="relu"), fnn.Dense(hidden, 3)]
+        )
+        self.hidden = hidden
+        self.notes = {"trained_on": "blobs"}
+
+
+@pytest.mark.parametrize("how", sorted(COPIERS))
+def test_subclasses_copy_with_their_own_attributes(rng, how):
+    x, y = data(rng)
+    model = Classifier(16).compile(fnn.SGD(lr=0.1), "cross_entropy")
+    model.fit(x, y, epochs=1, verbose=0, seed=0)
+    clone = COPIERS[how](model)
+    assert type(clone) is Classifier
+    assert clone.hidden == 16 and clone.notes == {"trained_on": "blobs"}
+    assert clone.notes is not model.notes  # copies never share state
+    np.testing.assert_array_equal(clone.predict(x), model.predict(x))

@@ -152,3 +152,67 @@ def test_copies_train_in_parallel_threads_like_alone(rng):
     run_in_threads(work, n_threads=4)
     for c in copies:
         np.testing.assert_array_equal(c.get_weights(), alone.get_weights())
+
+
+def test_first_predicts_never_see_a_half_built_model(rng, monkeypatch):
+    """The lazy build publishes ``params`` last: a thread that finds it set
+    must also find the layers bound (a slow build widens the window)."""
+    import time
+
+    from fastnn import model as model_module
+
+    original = model_module.Sequential._dense_stack_params
+
+    def slow(self):
+        time.sleep(0.05)
+        return original(self)
+
+    monkeypatch.setattr(model_module.Sequential, "_dense_stack_params", slow)
+    model = fnn.Sequential([fnn.Dense(8, 16, activation="relu"), fnn.Dense(16, 3)])
+    x = rng.standard_normal((5, 8))
+    results = [None] * 4
+    run_in_threads(lambda k: results.__setitem__(k, model.predict(x)), n_threads=4)
+    for got in results:
+        np.testing.assert_array_equal(got, model.predict(x))
+
+
+def test_changing_a_model_while_another_thread_trains_it_is_refused(rng):
+    import copy
+
+    model = shared_model()
+    x = rng.standard_normal((64, 48)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    inside, release = threading.Event(), threading.Event()
+    in_callback = []
+
+    class Pause(fnn.Callback):
+        def on_epoch_end(self, model, epoch, logs):
+            # the training thread itself may still change and copy the model
+            model.set_weights(model.get_weights())
+            in_callback.append(copy.deepcopy(model))
+            with pytest.raises(RuntimeError, match="callback of its own fit"):
+                model.fit(x, y, epochs=1, verbose=0)
+            inside.set()
+            release.wait(10)
+
+    trainer = threading.Thread(
+        target=model.fit,
+        args=(x, y),
+        kwargs=dict(epochs=1, verbose=0, callbacks=[Pause()]),
+    )
+    trainer.start()
+    try:
+        assert inside.wait(10)
+        for change in (
+            lambda: model.compile(fnn.SGD(lr=0.1), "cross_entropy"),
+            lambda: model.set_weights(model.get_weights()),
+            lambda: copy.deepcopy(model),
+            lambda: model.build(0),
+        ):
+            with pytest.raises(RuntimeError, match="training in another thread"):
+                change()
+    finally:
+        release.set()
+        trainer.join()
+    assert len(in_callback) == 1
+    copy.deepcopy(model)  # fine once training returned

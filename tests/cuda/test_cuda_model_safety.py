@@ -15,6 +15,8 @@ from fastnn.kernels import cuda as cuda_kernels
 from .conftest import host, to_dev
 
 
+# the simulator runs the arithmetic in Python, which warns on the overflows
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
 @pytest.mark.parametrize("kind", ["sgd", "sgd_momentum", "adam"])
 def test_guarded_update_keeps_the_elements_it_refuses_like_the_cpu(rng, kind):
     param = rng.standard_normal(37).astype(np.float32)
@@ -43,6 +45,7 @@ def test_guarded_update_keeps_the_elements_it_refuses_like_the_cpu(rng, kind):
     np.testing.assert_allclose(gpu_param, cpu_param, rtol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
 def test_unguarded_update_overflows_like_torch(rng):
     p = to_dev(np.full(4, 3e38, np.float32))[0]
     g = to_dev(np.full(4, -1.0, np.float32))[0]
@@ -91,3 +94,19 @@ def test_gpu_predict_from_threads_matches_single_threaded(rng):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_dropout_noise_staging_stays_one_buffer(rng):
+    """The host buffer that dropout noise is drawn into is reused for every
+    batch size (one buffer per size grew without bound)."""
+    model = fnn.Sequential(
+        [fnn.Dense(4, 8, activation="relu"), fnn.Dropout(0.5), fnn.Dense(8, 2)],
+        device="cuda",
+        seed=0,
+    ).compile(fnn.SGD(lr=0.1), "cross_entropy")
+    x = rng.standard_normal((20, 4)).astype(np.float32)
+    y = rng.integers(0, 2, 20)
+    for n in range(1, 21):
+        model.train_on_batch(x[:n], y[:n], seed=n)
+    staging = model._backend._host_noise
+    assert staging.nbytes == 20 * 8 * 4  # the largest draw, rounded to 8 bytes
