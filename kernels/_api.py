@@ -19,6 +19,7 @@ from ._checks import (
     LABEL_DTYPES,
     check_array,
     check_buffers,
+    check_nonnegative,
     check_not_empty,
     check_scalar,
     check_step,
@@ -173,7 +174,19 @@ def softmax_backward(out, dout, dx):
     )
 
 
-def softmax_cross_entropy(logits, labels, dlogits=None):
+def _check_sample_weight(sample_weight, batch, dtype):
+    """sample_weight: None, or (B,) of the operands' dtype, finite and >= 0
+    (checked on the host; device weights are the caller's responsibility)."""
+    if sample_weight is None:
+        return
+    if batch is None:
+        raise ValueError("sample_weight: needs arrays with a first (batch) axis")
+    check_array("sample_weight", sample_weight, dtype=dtype, shape=(batch,))
+    if isinstance(sample_weight, np.ndarray):
+        check_nonnegative("sample_weight", sample_weight)
+
+
+def softmax_cross_entropy(logits, labels, dlogits=None, sample_weight=None):
     """Fused softmax + cross-entropy, mean over the batch; returns the loss.
 
     logits (B, C) float, labels (B,) int32/int64 in [0, C), dlogits (B, C) or
@@ -181,52 +194,91 @@ def softmax_cross_entropy(logits, labels, dlogits=None):
     row; finite for logits of any finite size. A label outside [0, C) raises
     ``ValueError``. No aliases: ``dlogits`` must not share memory with logits
     or labels (the loss re-reads the logits after the gradient is written).
+
+    ``sample_weight`` (B,) or None: row i's loss term and gradient are
+    multiplied by ``sample_weight[i]`` and the sum is still divided by B
+    (Keras's "sum over batch size"); pass ``w * B / w.sum()`` for a weighted
+    average, scikit-learn's convention.
     """
     (batch, n_classes), dtype = check_array("logits", logits, ndim=2)
     check_not_empty("logits", (batch, n_classes))
     check_array("labels", labels, shape=(batch,), allowed=LABEL_DTYPES)
     if dlogits is not None:
         check_array("dlogits", dlogits, dtype=dtype, shape=(batch, n_classes))
-    check_buffers(("dlogits", "logits", "labels"), (dlogits, logits, labels), 1)
-    target = target_for([("logits", logits), ("labels", labels), ("dlogits", dlogits)])
-    return target.softmax_cross_entropy(logits, labels, dlogits)
+    _check_sample_weight(sample_weight, batch, dtype)
+    check_buffers(
+        ("dlogits", "logits", "labels", "sample_weight"),
+        (dlogits, logits, labels, sample_weight),
+        1,
+    )
+    target = target_for(
+        [
+            ("logits", logits),
+            ("labels", labels),
+            ("dlogits", dlogits),
+            ("sample_weight", sample_weight),
+        ]
+    )
+    return target.softmax_cross_entropy(logits, labels, dlogits, sample_weight)
 
 
-def mse(pred, target, dpred=None):
+def mse(pred, target, dpred=None, sample_weight=None):
     """Mean squared error over all elements; dpred = 2 (pred - target) / n.
 
-    In place: ``dpred`` may be ``pred`` or ``target``.
+    In place: ``dpred`` may be ``pred`` or ``target``. ``sample_weight``
+    (B,) weights the rows (first axis) as in ``softmax_cross_entropy``.
     """
-    _check_same([("pred", pred), ("target", target), ("dpred", dpred)])
+    shape, dtype = _check_same([("pred", pred), ("target", target), ("dpred", dpred)])
+    _check_sample_weight(sample_weight, shape[0] if shape else None, dtype)
     check_buffers(
-        ("dpred", "pred", "target"),
-        (dpred, pred, target),
+        ("dpred", "pred", "target", "sample_weight"),
+        (dpred, pred, target, sample_weight),
         1,
         (("dpred", "pred"), ("dpred", "target")),
     )
-    where = target_for([("pred", pred), ("target", target), ("dpred", dpred)])
-    return where.mse(pred, target, dpred)
+    where = target_for(
+        [
+            ("pred", pred),
+            ("target", target),
+            ("dpred", dpred),
+            ("sample_weight", sample_weight),
+        ]
+    )
+    return where.mse(pred, target, dpred, sample_weight)
 
 
-def binary_cross_entropy_with_logits(logits, target, dlogits=None):
+def binary_cross_entropy_with_logits(logits, target, dlogits=None, sample_weight=None):
     """Mean BCE of sigmoid(logits) against targets in [0, 1], in the stable form
     ``max(x, 0) - x t + log(1 + exp(-|x|))``; dlogits = (sigmoid(x) - t) / n.
 
     A host ``target`` outside [0, 1] (or NaN) raises ``ValueError``; device
     targets are not range-checked (that would cost a device pass and a copy
     back per call). In place: ``dlogits`` may be ``logits`` or ``target``.
+    ``sample_weight`` (B,) weights the rows as in ``softmax_cross_entropy``.
     """
-    _check_same([("logits", logits), ("target", target), ("dlogits", dlogits)])
+    shape, dtype = _check_same(
+        [("logits", logits), ("target", target), ("dlogits", dlogits)]
+    )
+    _check_sample_weight(sample_weight, shape[0] if shape else None, dtype)
     check_buffers(
-        ("dlogits", "logits", "target"),
-        (dlogits, logits, target),
+        ("dlogits", "logits", "target", "sample_weight"),
+        (dlogits, logits, target, sample_weight),
         1,
         (("dlogits", "logits"), ("dlogits", "target")),
     )
-    where = target_for([("logits", logits), ("target", target), ("dlogits", dlogits)])
+    where = target_for(
+        [
+            ("logits", logits),
+            ("target", target),
+            ("dlogits", dlogits),
+            ("sample_weight", sample_weight),
+        ]
+    )
     if isinstance(target, np.ndarray):  # target_for passed: all on the host
         check_unit_interval("target", target)
-    return where.binary_cross_entropy_with_logits(logits, target, dlogits)
+    return where.binary_cross_entropy_with_logits(
+        logits, target, dlogits, sample_weight
+    )
 
 
 def sgd_update(

@@ -218,6 +218,16 @@ def _device_memory(name, a, written):
     return ("simulator", *_host_memory(host))
 
 
+def check_nonnegative(name, a):
+    """Every value of the host array ``a`` finite and >= 0 (weights)."""
+    bad = count_nonfinite(a)
+    if bad:
+        raise ValueError(f"{name}: must be finite, got {bad} NaN or infinite values")
+    low, _ = value_range(a)
+    if low < 0:
+        raise ValueError(f"{name}: must be >= 0, got a value of {low}")
+
+
 def check_unit_interval(name, a):
     """Every value of the host array ``a`` in [0, 1]; two compiled passes, no
     temporaries (NaN compares false, so value_range alone would miss it)."""

@@ -85,28 +85,40 @@ def log_softmax(x):
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def softmax_cross_entropy(logits, labels):
-    """(loss, dlogits): mean over rows of -log softmax(logits)[label]."""
+def _row_weights(sample_weight, shape):
+    """Each element's weight: its row's (first axis) sample weight, or 1."""
+    if sample_weight is None:
+        return np.ones(shape)
+    w = np.asarray(sample_weight, np.float64)
+    return np.broadcast_to(w.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
+
+
+def softmax_cross_entropy(logits, labels, sample_weight=None):
+    """(loss, dlogits): sum over rows of w_i * -log softmax(logits)[label],
+    divided by the number of rows (w_i = 1 without weights)."""
     rows = logits.shape[0]
+    w = _row_weights(sample_weight, (rows,))
     logp = log_softmax(logits)
-    loss = -logp[np.arange(rows), labels].mean()
+    loss = -(w * logp[np.arange(rows), labels]).sum() / rows
     onehot = np.zeros_like(logp)
     onehot[np.arange(rows), labels] = 1.0
-    return loss, (np.exp(logp) - onehot) / rows
+    return loss, w[:, None] * (np.exp(logp) - onehot) / rows
 
 
-def mse(pred, target):
+def mse(pred, target, sample_weight=None):
     diff = np.asarray(pred, np.float64) - np.asarray(target, np.float64)
-    return np.mean(diff**2), 2.0 * diff / diff.size
+    w = _row_weights(sample_weight, diff.shape)
+    return np.sum(w * diff**2) / diff.size, 2.0 * w * diff / diff.size
 
 
-def binary_cross_entropy_with_logits(logits, target):
+def binary_cross_entropy_with_logits(logits, target, sample_weight=None):
     x = np.asarray(logits, np.float64)
     t = np.asarray(target, np.float64)
+    w = _row_weights(sample_weight, x.shape)
     # -[t log s + (1 - t) log(1 - s)], s = sigmoid(x), via logaddexp for range
     loss = t * np.logaddexp(0.0, -x) + (1 - t) * np.logaddexp(0.0, x)
     sig = 1.0 / (1.0 + np.exp(-x))
-    return loss.mean(), (sig - t) / x.size
+    return np.sum(w * loss) / x.size, w * (sig - t) / x.size
 
 
 def numerical_gradient(f, x, h=1e-6):

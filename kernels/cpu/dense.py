@@ -65,20 +65,31 @@ def dense_stack_forward(x, weights, biases, outs, codes, slopes):
 
 @cpu_jit
 def dense_stack_cross_entropy_step(
-    x, labels, weights, biases, outs, douts, dweights, dbiases, codes, slopes
+    x,
+    labels,
+    weights,
+    biases,
+    outs,
+    douts,
+    dweights,
+    dbiases,
+    codes,
+    slopes,
+    sample_weight=None,
 ):
     """Forward, softmax cross-entropy and backward of a stack of dense layers,
     in one call (the model's fast path for plain MLP classifiers: on small
     networks the per-call overhead of separate kernel calls dominates).
 
     weights/biases/outs/douts/dweights/dbiases: tuples, one entry per layer;
-    codes/slopes: each layer's activation code and leaky slope. Returns the
+    codes/slopes: each layer's activation code and leaky slope;
+    sample_weight: as in ``softmax_cross_entropy``. Returns the
     batch-mean loss; when it is not finite, nothing is back-propagated (the
     caller stops training with the weights untouched).
     """
     n = len(weights)
     dense_stack_forward(x, weights, biases, outs, codes, slopes)
-    loss = _softmax_cross_entropy(outs[n - 1], labels, douts[n - 1])
+    loss = _softmax_cross_entropy(outs[n - 1], labels, douts[n - 1], sample_weight)
     if not math.isfinite(loss):
         return loss
     for k in range(n - 1, 0, -1):
