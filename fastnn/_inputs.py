@@ -110,3 +110,76 @@ def batch_size(value, n_samples):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"batch_size: expected a positive int, got {value!r}")
     return min(int(value), n_samples)
+
+
+def sample_weights(sample_weight, class_weight, y, n_classes, dtype, target_kind):
+    """Per-sample loss weights: ``sample_weight`` (N,) times ``class_weight``
+    of each sample's label ({class: weight}, classes left out weigh 1, or
+    "balanced": N / (n_classes * count of the class), scikit-learn's rule).
+    None when both are None. Weights must be finite, >= 0, not all 0."""
+    if sample_weight is None and class_weight is None:
+        return None
+    n = len(y)
+    weights = np.ones(n, np.float64)
+    if sample_weight is not None:
+        array = _as_array(sample_weight, "sample_weight")
+        if array.dtype.kind not in "fiub":
+            raise ValueError(
+                f"sample_weight: expected real numbers, got dtype {array.dtype}"
+            )
+        if array.ndim != 1:
+            raise ValueError(f"sample_weight: expected shape ({n},), got {array.shape}")
+        _check_length("sample_weight", array, n)
+        weights *= array
+    if class_weight is not None:
+        if target_kind != "labels":
+            raise ValueError(
+                "class_weight: needs integer class labels (loss='cross_entropy'); "
+                "use sample_weight for other targets"
+            )
+        weights *= _class_weights(class_weight, y, n_classes)[y]
+    weights = np.ascontiguousarray(weights)
+    if count_nonfinite(weights):
+        raise ValueError("sample_weight: contains NaN or infinite values")
+    low, _ = value_range(weights)
+    if low < 0:
+        raise ValueError(f"sample_weight: weights must be >= 0, found {low}")
+    if not weights.any():
+        raise ValueError("sample_weight: all weights are 0; nothing to learn from")
+    return weights.astype(dtype)
+
+
+def _class_weights(class_weight, y, n_classes):
+    """A weight per class id, from a dict or "balanced"."""
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(
+                f"class_weight: expected a dict or 'balanced', got {class_weight!r}"
+            )
+        counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+        per_class = np.ones(n_classes)
+        present = counts > 0
+        per_class[present] = len(y) / (np.count_nonzero(present) * counts[present])
+        return per_class
+    if not isinstance(class_weight, dict):
+        raise ValueError(
+            f"class_weight: expected a dict or 'balanced', got "
+            f"{type(class_weight).__name__}"
+        )
+    per_class = np.ones(n_classes)
+    for label, weight in class_weight.items():
+        if (
+            isinstance(label, bool)
+            or not isinstance(label, (int, np.integer))
+            or not 0 <= label < n_classes
+        ):
+            raise ValueError(
+                f"class_weight: key {label!r} is not a class in [0, {n_classes})"
+            )
+        try:
+            per_class[label] = float(weight)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"class_weight[{label}]: expected a number, got {weight!r}"
+            ) from None
+    return per_class

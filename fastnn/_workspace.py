@@ -30,13 +30,15 @@ POOL_KEEP_BYTES = 64 * 2**20
 class StepBuffers:
     """Views of a workspace for one row count: ``acts[i]`` the input of stage
     i (``acts[-1]`` the output), ``grads[i]`` dL/d``acts[i]`` (None where not
-    needed), ``noise[i]`` the dropout noise of stage i, ``targets``."""
+    needed), ``noise[i]`` the dropout noise of stage i, ``targets``, and
+    ``weights``: the rows' loss weights when training with sample weights."""
 
-    def __init__(self, acts, grads, noise, targets):
+    def __init__(self, acts, grads, noise, targets, weights):
         self.acts = acts
         self.grads = grads
         self.noise = noise
         self.targets = targets
+        self.weights = weights
         self.has_noise = any(n is not None for n in noise)
         self.stack_outs = tuple(acts[1:])
         self.stack_douts = tuple(grads[1:])
@@ -74,6 +76,7 @@ class Workspace:
             self._targets = be.empty((capacity,), np.int64)
         else:
             self._targets = be.empty((capacity, widths[-1]), dtype)
+        self._weights = be.empty((capacity,), dtype)
         arrays = self._acts + self._grads + self._noise + [self._targets]
         self.nbytes = sum(a.nbytes for a in arrays if a is not None)
         self._views = {}
@@ -89,6 +92,7 @@ class Workspace:
                 [_rows(g, n) for g in self._grads],
                 [_rows(u, n) for u in self._noise],
                 self._targets[:n],
+                self._weights[:n],
             )
         return bufs
 

@@ -2,8 +2,9 @@
 
 
 class Loss:
-    """Base class. ``__call__(ops, outputs, targets, grad)`` returns the batch
-    mean loss and writes dL/doutputs into ``grad`` (when not None)."""
+    """Base class. ``__call__(ops, outputs, targets, grad, weights=None)``
+    returns the batch mean loss and writes dL/doutputs into ``grad`` (when
+    not None); ``weights`` (B,) scale each row's term (see the kernels)."""
 
     name = ""
     #: dtype kind of targets: "labels" (int class ids) or "values" (floats).
@@ -21,8 +22,8 @@ class CrossEntropy(Loss):
     name = "cross_entropy"
     target_kind = "labels"
 
-    def __call__(self, ops, outputs, targets, grad):
-        return ops.softmax_cross_entropy(outputs, targets, grad)
+    def __call__(self, ops, outputs, targets, grad, weights=None):
+        return ops.softmax_cross_entropy(outputs, targets, grad, weights)
 
     def correct(self, ops, outputs, targets):
         return ops.count_correct(outputs, targets)
@@ -33,8 +34,8 @@ class MSE(Loss):
 
     name = "mse"
 
-    def __call__(self, ops, outputs, targets, grad):
-        return ops.mse(outputs, targets, grad)
+    def __call__(self, ops, outputs, targets, grad, weights=None):
+        return ops.mse(outputs, targets, grad, weights)
 
     correct = None
 
@@ -45,8 +46,8 @@ class BinaryCrossEntropy(Loss):
     name = "binary_cross_entropy"
     target_range = (0.0, 1.0)
 
-    def __call__(self, ops, outputs, targets, grad):
-        return ops.binary_cross_entropy_with_logits(outputs, targets, grad)
+    def __call__(self, ops, outputs, targets, grad, weights=None):
+        return ops.binary_cross_entropy_with_logits(outputs, targets, grad, weights)
 
     def correct(self, ops, outputs, targets):
         return ops.count_correct_binary(outputs, targets)

@@ -354,10 +354,12 @@ class Sequential:
         """Inference-mode forward on rows of checked input."""
         self._forward(bufs, self._readable_input(bufs, x_rows), training=False)
 
-    def _train_step(self, bufs, x, epoch, step=None, history=None):
+    def _train_step(self, bufs, x, epoch, step=None, history=None, weighted=False):
         """Forward, loss, backward and one optimizer update on the batch whose
-        input is ``x`` and whose targets are in ``bufs``."""
+        input is ``x`` and whose targets (and, ``weighted``, row weights from
+        ``_set_batch_weights``) are in ``bufs``."""
         ops = self._backend.ops
+        row_weights = bufs.weights if weighted else None
         fused = self._stack_params is not None and isinstance(self.loss, CrossEntropy)
         if fused:  # forward, loss and backward in one kernel call
             weights, biases, dweights, dbiases, codes, slopes = self._stack_params
@@ -372,10 +374,13 @@ class Sequential:
                 dbiases,
                 codes,
                 slopes,
+                row_weights,
             )
         else:
             self._forward(bufs, x, training=True)
-            loss = self.loss(ops, bufs.acts[-1], bufs.targets, bufs.grads[-1])
+            loss = self.loss(
+                ops, bufs.acts[-1], bufs.targets, bufs.grads[-1], row_weights
+            )
         if not math.isfinite(loss):
             where = (
                 "train_on_batch"
@@ -406,11 +411,13 @@ class Sequential:
             )
         return loss
 
-    def train_on_batch(self, x, y, seed=None):
+    def train_on_batch(self, x, y, seed=None, sample_weight=None, class_weight=None):
         """One gradient step on the batch (x, y); returns its loss (before the
-        step). Counts toward the optimizer's steps but not ``epochs_trained``."""
+        step). Counts toward the optimizer's steps but not ``epochs_trained``.
+        ``sample_weight``/``class_weight`` as in ``fit``."""
         self._require_compiled()
         x, y = self._check_xy(x, y)
+        weights = self._check_weights(sample_weight, class_weight, y)
         with self._training:
             self._ensure_built(seed)
             bufs = self._train_buffers(len(x))
@@ -418,8 +425,31 @@ class Sequential:
             if bufs.has_noise:
                 self._draw_noise(bufs, np.random.default_rng(seed))
             be.copy_into(bufs.targets, y)
+            if weights is not None:
+                self._set_batch_weights(bufs, weights)
             x = self._readable_input(bufs, x)
-            return self._train_step(bufs, x, self.epochs_trained)
+            return self._train_step(
+                bufs, x, self.epochs_trained, weighted=weights is not None
+            )
+
+    def _check_weights(self, sample_weight, class_weight, y):
+        """Per-sample loss weights (model dtype) from fit's ``sample_weight``
+        and ``class_weight``, or None when both are None."""
+        kind = self.loss.target_kind
+        return _inputs.sample_weights(
+            sample_weight, class_weight, y, self.out_features, self.dtype, kind
+        )
+
+    def _set_batch_weights(self, bufs, batch_weights):
+        """Put the batch's row weights, rescaled to a weighted mean
+        (w * B / sum(w), scikit-learn's convention), into ``bufs.weights``;
+        return sum(w). A batch of zero weights moves nothing (all zero)."""
+        total = float(np.sum(batch_weights, dtype=np.float64))
+        scale = len(batch_weights) / total if total > 0 else 0.0
+        self._backend.copy_into(
+            bufs.weights, (batch_weights * scale).astype(self.dtype, copy=False)
+        )
+        return total
 
     def _draw_noise(self, bufs, rng):
         for stage, noise in zip(self._stages, bufs.noise):
@@ -449,6 +479,8 @@ class Sequential:
         seed=None,
         verbose=1,
         callbacks=None,
+        sample_weight=None,
+        class_weight=None,
     ):
         """Train with mini-batch gradient descent; returns a ``History``.
 
@@ -460,6 +492,12 @@ class Sequential:
         a progress bar per epoch on a terminal (one line per epoch when output
         goes to a file or pipe); 2 always prints one line per epoch.
         ``callbacks``: objects with any of the hooks of ``fastnn.Callback``.
+        ``sample_weight`` (N,) weights each sample's loss and
+        ``class_weight`` ({class: weight} or "balanced", class labels only)
+        each class's; they multiply, and every batch minimises the weighted
+        mean sum(w_i l_i) / sum(w_i), scikit-learn's convention (a batch
+        whose weights are all 0 has a zero gradient). The logged
+        loss is the weighted mean; accuracy and validation are unweighted.
         A NaN/inf loss raises ``DivergenceError`` with the weights from before
         that step kept. One model trains in one thread at a time: a concurrent
         ``fit``/``train_on_batch`` on it raises ``RuntimeError``.
@@ -476,6 +514,8 @@ class Sequential:
             seed,
             verbose,
             callbacks,
+            sample_weight,
+            class_weight,
         )
 
     def _accuracy_units(self):
@@ -483,14 +523,19 @@ class Sequential:
         return 1 if self.loss.target_kind == "labels" else self.out_features
 
     # ----------------------------------------------------- evaluate/predict
-    def evaluate(self, x, y, batch_size=1024):
-        """Mean loss (and metrics) over (x, y) in inference mode, as a dict."""
+    def evaluate(self, x, y, batch_size=1024, sample_weight=None):
+        """Mean loss (and metrics) over (x, y) in inference mode, as a dict.
+
+        With ``sample_weight`` (N,) the loss is the weighted mean
+        sum(w_i l_i) / sum(w_i); accuracy stays the plain fraction correct.
+        """
         self._require_compiled()
         x, y = self._check_xy(x, y)
+        weights = self._check_weights(sample_weight, None, y)
         self._ensure_built()
-        return self._evaluate_arrays(x, y, batch_size)
+        return self._evaluate_arrays(x, y, batch_size, weights)
 
-    def _evaluate_arrays(self, x, y, batch_size):
+    def _evaluate_arrays(self, x, y, batch_size, weights=None):
         be, ops = self._backend, self._backend.ops
         n = len(x)
         batch = _inputs.batch_size(batch_size, n)
@@ -504,12 +549,19 @@ class Sequential:
                 be.copy_into(bufs.targets, y_dev[lo:hi])
                 self._infer(bufs, x_dev[lo:hi])
                 outputs = bufs.acts[-1]
-                loss_sum += self.loss(ops, outputs, bufs.targets, None) * (hi - lo)
+                if weights is None:
+                    loss = self.loss(ops, outputs, bufs.targets, None)
+                    loss_sum += loss * (hi - lo)
+                else:  # weighted: sum(w l) over the chunk, divided below
+                    w_sum = self._set_batch_weights(bufs, weights[lo:hi])
+                    loss = self.loss(ops, outputs, bufs.targets, None, bufs.weights)
+                    loss_sum += loss * w_sum
                 if "accuracy" in self.metrics:
                     correct += self.loss.correct(ops, outputs, bufs.targets)
         finally:
             self._infer_pool.release(self, ws)
-        result = {"loss": loss_sum / n}
+        denominator = n if weights is None else float(np.sum(weights, dtype=np.float64))
+        result = {"loss": loss_sum / denominator}
         if "accuracy" in self.metrics:
             result["accuracy"] = correct / (n * self._accuracy_units())
         return result

@@ -26,6 +26,8 @@ def fit(
     seed,
     verbose,
     callbacks,
+    sample_weight=None,
+    class_weight=None,
 ):
     """``Sequential.fit``: check the arguments, then train under the model's
     training lock."""
@@ -37,6 +39,7 @@ def fit(
     ):
         raise ValueError(f"epochs: expected an int >= 0, got {epochs!r}")
     x, y = model._check_xy(x, y)
+    weights = model._check_weights(sample_weight, class_weight, y)
     if not 0 <= validation_split < 1:
         raise ValueError(
             f"validation_split: must be in [0, 1), got {validation_split!r}"
@@ -53,6 +56,8 @@ def fit(
         x, x_val = x[:-n_val], x[-n_val:]
         y, y_val = y[:-n_val], y[-n_val:]
         validation_data = (x_val, y_val)
+        if weights is not None:  # validation is unweighted, as in Keras
+            weights = weights[:-n_val]
     elif validation_data is not None:
         if len(validation_data) != 2:
             raise ValueError("validation_data: expected a pair (x_val, y_val)")
@@ -76,11 +81,22 @@ def fit(
             seed,
             verbose,
             callbacks,
+            weights,
         )
 
 
 def _fit_epochs(
-    model, x, y, epochs, batch, validation_data, shuffle, seed, verbose, callbacks
+    model,
+    x,
+    y,
+    epochs,
+    batch,
+    validation_data,
+    shuffle,
+    seed,
+    verbose,
+    callbacks,
+    weights,
 ):
     model._ensure_built(seed)
     history = History()
@@ -107,6 +123,7 @@ def _fit_epochs(
             show_bar,
             first + epochs,
             history,
+            weights,
         )
         if validation_data is not None:
             val = model._evaluate_arrays(*validation_data, batch_size=max(batch, 1024))
@@ -134,6 +151,7 @@ def _train_epoch(
     show_bar,
     last_epoch,
     history,
+    weights,
 ):
     be = model._backend
     rng = np.random.default_rng([seed, epoch])
@@ -141,7 +159,9 @@ def _train_epoch(
     order = rng.permutation(n) if shuffle else np.arange(n)
     order_dev = be.to_device(order)
     steps = math.ceil(n / batch)
-    loss_sum, correct = 0.0, 0
+    # the epoch loss is the mean over samples, or with weights the weighted
+    # mean: each batch's loss is its weighted mean, counted by its weight
+    loss_sum, total, correct = 0.0, 0.0, 0
     track_accuracy = "accuracy" in model.metrics
     bar = tqdm(
         total=steps,
@@ -159,15 +179,21 @@ def _train_epoch(
             be.take_rows(x_dev, order_dev[lo:hi], bufs.acts[0])
             be.take_rows(y_dev, order_dev[lo:hi], bufs.targets)
             model._draw_noise(bufs, noise_rng)
-            loss = model._train_step(bufs, bufs.acts[0], epoch, k, history)
+            count = hi - lo
+            if weights is not None:
+                count = model._set_batch_weights(bufs, weights[order[lo:hi]])
+            loss = model._train_step(
+                bufs, bufs.acts[0], epoch, k, history, weighted=weights is not None
+            )
             if track_accuracy:
                 correct += model.loss.correct(be.ops, bufs.acts[-1], bufs.targets)
-            loss_sum += loss * (hi - lo)
+            loss_sum += loss * count
+            total += count
             bar.update(1)
             if show_bar and k % 50 == 49:
-                bar.set_postfix(loss=f"{loss_sum / hi:.4f}", refresh=False)
+                bar.set_postfix(loss=f"{loss_sum / total:.4f}", refresh=False)
     be.synchronize()
-    logs = {"loss": loss_sum / n}
+    logs = {"loss": loss_sum / total if total else 0.0}
     if track_accuracy:
         logs["accuracy"] = correct / (n * model._accuracy_units())
     logs["time_s"] = time.perf_counter() - start

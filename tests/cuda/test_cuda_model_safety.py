@@ -110,3 +110,21 @@ def test_dropout_noise_staging_stays_one_buffer(rng):
         model.train_on_batch(x[:n], y[:n], seed=n)
     staging = model._backend._host_noise
     assert staging.nbytes == 20 * 8 * 4  # the largest draw, rounded to 8 bytes
+
+
+def test_weighted_training_on_the_gpu_matches_the_cpu(rng):
+    x = rng.standard_normal((24, 4)).astype(np.float32)
+    y = rng.integers(0, 2, 24)
+    w = rng.random(24).astype(np.float32)
+    runs = []
+    for device in ("cuda", "cpu"):
+        model = fnn.Sequential(
+            [fnn.Dense(4, 6, activation="tanh"), fnn.Dense(6, 2)], device=device, seed=0
+        ).compile(fnn.SGD(lr=0.2, momentum=0.9), "cross_entropy")
+        history = model.fit(
+            x, y, epochs=2, batch_size=8, seed=1, verbose=0, sample_weight=w
+        )
+        runs.append((history["loss"], model.get_weights()))
+    (gpu_loss, gpu_w), (cpu_loss, cpu_w) = runs
+    np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=1e-4)
+    np.testing.assert_allclose(gpu_w, cpu_w, rtol=1e-4, atol=1e-5)
