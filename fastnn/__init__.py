@@ -55,7 +55,7 @@ from fastnn.layers import Dense, Dropout, LeakyReLU, ReLU, Sigmoid, Softmax, Tan
 from fastnn.losses import MSE, BinaryCrossEntropy, CrossEntropy  # noqa: E402
 from fastnn.model import DivergenceError, Sequential  # noqa: E402
 from fastnn.optimizers import SGD, Adam, AdamW  # noqa: E402
-from fastnn.persistence import load_model  # noqa: E402
+from fastnn.persistence import ModelFileError, load_model  # noqa: E402
 from fastnn.schedules import Constant, CosineDecay, StepDecay  # noqa: E402
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "History",
     "LeakyReLU",
     "MSE",
+    "ModelFileError",
     "ReLU",
     "SGD",
     "Sequential",

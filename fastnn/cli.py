@@ -169,17 +169,11 @@ def _check_exists(path, kind):
 
 
 def _load_model(path, device):
-    """``fastnn.load_model``, with every failure on a bad file a ValueError."""
+    """``fastnn.load_model``; a bad file raises ModelFileError (a ValueError)."""
     import fastnn as fnn
 
     _check_exists(path, "model file")
-    try:
-        return fnn.load_model(path, device=device)
-    except (KeyError, TypeError, AttributeError, IndexError) as exc:
-        # a crafted file can pass the format checks and break deeper in
-        raise ValueError(
-            f"{path}: not a valid fastnn model file ({type(exc).__name__}: {exc})"
-        ) from None
+    return fnn.load_model(path, device=device)
 
 
 def _load_array(path):
@@ -335,6 +329,7 @@ def info_lines():
     lines.append(
         f"CPU matrix products: {kernels.cpu_blas()} (FASTNN_CPU_BLAS=auto|mkl|openblas)"
     )
+    lines.append(f"  chosen by {kernels.cpu_blas_reason()}")
     lines.append(f"kernel cache: {kernels.cache_dir() or 'disabled'}")
     reason = kernels.cuda_unavailable_reason()
     if reason is None:

@@ -291,8 +291,17 @@ LAYER_CLASSES = {
 
 
 def from_config(entry):
-    """Rebuild a layer from ``{"class": name, "config": {...}}``."""
+    """Rebuild a layer from ``{"class": name, "config": {...}}``; a ValueError
+    names what is wrong with a malformed entry."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"layer config: expected a dict, got {type(entry).__name__}")
     cls = LAYER_CLASSES.get(entry.get("class"))
     if cls is None:
         raise ValueError(f"unknown layer class {entry.get('class')!r} in model config")
-    return cls(**entry.get("config", {}))
+    config = entry.get("config", {})
+    if not isinstance(config, dict):
+        raise ValueError(f"{cls.__name__} config: expected a dict, got {config!r}")
+    try:
+        return cls(**config)
+    except TypeError as exc:  # an unknown or missing argument
+        raise ValueError(f"{cls.__name__} config: {exc}") from None

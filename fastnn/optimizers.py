@@ -3,7 +3,7 @@ per step. Python does the scalar work (learning-rate schedule, step count);
 the kernels do the torch.optim arithmetic."""
 
 from fastnn import schedules
-from fastnn.kernels._checks import check_scalar
+from fastnn._hyperparams import flag, real
 
 
 class Optimizer:
@@ -13,7 +13,7 @@ class Optimizer:
     state_names = ()
 
     def __init__(self, lr, schedule=None):
-        self.lr = check_scalar("lr", lr, low=0)
+        self.lr = real("lr", lr, low=0)
         self.schedule = schedule if schedule is not None else schedules.Constant()
         self.steps = 0
         self.state = {}
@@ -61,10 +61,10 @@ class SGD(Optimizer):
         schedule=None,
     ):
         super().__init__(lr, schedule)
-        self.momentum = check_scalar("momentum", momentum, low=0)
-        self.dampening = check_scalar("dampening", dampening)
-        self.weight_decay = check_scalar("weight_decay", weight_decay, low=0)
-        self.nesterov = bool(nesterov)
+        self.momentum = real("momentum", momentum, low=0)
+        self.dampening = real("dampening", dampening)
+        self.weight_decay = real("weight_decay", weight_decay, low=0)
+        self.nesterov = flag("nesterov", nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("nesterov: requires momentum > 0 and dampening == 0")
         self.state_names = ("velocity",) if self.momentum else ()
@@ -110,10 +110,10 @@ class Adam(Optimizer):
         schedule=None,
     ):
         super().__init__(lr, schedule)
-        self.beta1 = check_scalar("beta1", beta1, low=0, high=1, high_open=True)
-        self.beta2 = check_scalar("beta2", beta2, low=0, high=1, high_open=True)
-        self.eps = check_scalar("eps", eps, low=0)
-        self.weight_decay = check_scalar("weight_decay", weight_decay, low=0)
+        self.beta1 = real("beta1", beta1, low=0, high=1, high_open=True)
+        self.beta2 = real("beta2", beta2, low=0, high=1, high_open=True)
+        self.eps = real("eps", eps, low=0)
+        self.weight_decay = real("weight_decay", weight_decay, low=0)
 
     def _update(self, ops, params, grads, lr, guard=False):
         return ops.adam_update(

@@ -2,6 +2,8 @@
 
 import math
 
+from fastnn._hyperparams import real, whole
+
 
 class Constant:
     """The base learning rate every epoch."""
@@ -17,11 +19,8 @@ class StepDecay:
     """lr = base_lr * gamma ** (epoch // step_size), as torch's StepLR."""
 
     def __init__(self, step_size, gamma=0.1):
-        if int(step_size) < 1:
-            raise ValueError(f"step_size: must be >= 1, got {step_size!r}")
-        if not gamma > 0:
-            raise ValueError(f"gamma: must be > 0, got {gamma!r}")
-        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.step_size = whole("step_size", step_size, low=1)
+        self.gamma = real("gamma", gamma, low=0, low_open=True)
 
     def __call__(self, base_lr, epoch):
         return base_lr * self.gamma ** (epoch // self.step_size)
@@ -35,9 +34,8 @@ class CosineDecay:
     then eta_min: torch's CosineAnnealingLR closed form over T epochs."""
 
     def __init__(self, total_epochs, eta_min=0.0):
-        if int(total_epochs) < 1:
-            raise ValueError(f"total_epochs: must be >= 1, got {total_epochs!r}")
-        self.total_epochs, self.eta_min = int(total_epochs), float(eta_min)
+        self.total_epochs = whole("total_epochs", total_epochs, low=1)
+        self.eta_min = real("eta_min", eta_min, low=0)
 
     def __call__(self, base_lr, epoch):
         progress = min(epoch, self.total_epochs) / self.total_epochs

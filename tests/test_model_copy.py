@@ -224,3 +224,18 @@ def test_subclasses_copy_with_their_own_attributes(rng, how):
     assert clone.hidden == 16 and clone.notes == {"trained_on": "blobs"}
     assert clone.notes is not model.notes  # copies never share state
     np.testing.assert_array_equal(clone.predict(x), model.predict(x))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"layers": [{"config": {}}]},
+        {"layers": ["Dense"]},
+        {"layers": [{"class": "Dense", "config": {"in_features": 2}}]},
+        {"layers": [{"class": "Dense", "config": {"in_features": 2, "colour": 1}}]},
+        {"layers": [{"class": "Dense", "config": [2, 3]}]},
+    ],
+)
+def test_from_config_reports_malformed_configs_clearly(config):
+    with pytest.raises(ValueError):
+        fnn.Sequential.from_config(config)
