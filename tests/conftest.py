@@ -20,3 +20,20 @@ def mnist_dir():
         if candidate and (Path(candidate) / "train-images-idx3-ubyte.gz").exists():
             return Path(candidate)
     pytest.skip("MNIST files not found: set FASTNN_DATA_DIR")
+
+
+@pytest.fixture(scope="session")
+def saved():
+    """The bytes of a small saved model (SGD with momentum)."""
+    from tests.model_files import saved_bytes
+
+    return saved_bytes()
+
+
+@pytest.fixture(scope="session")
+def saved_adam():
+    """The bytes of a small saved model trained with Adam."""
+    import fastnn as fnn
+    from tests.model_files import saved_bytes
+
+    return saved_bytes(fnn.Adam(lr=0.01))

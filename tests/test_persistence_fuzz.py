@@ -10,18 +10,7 @@ import pytest
 
 import fastnn as fnn
 from fastnn.persistence import ModelFileError
-from tests.model_files import pack, saved_bytes, split
-
-
-@pytest.fixture(scope="module")
-def saved():
-    return saved_bytes()
-
-
-@pytest.fixture(scope="module")
-def saved_adam():
-    return saved_bytes(fnn.Adam(lr=0.01))
-
+from tests.model_files import pack, split
 
 WRONG_VALUES = [
     None,

@@ -14,17 +14,7 @@ import fastnn as fnn
 from fastnn import _model_schema as schema
 from fastnn import layers, optimizers, schedules
 from fastnn.persistence import ModelFileError
-from tests.model_files import load_error, pack, saved_bytes, with_config
-
-
-@pytest.fixture(scope="module")
-def saved():
-    return saved_bytes()
-
-
-@pytest.fixture(scope="module")
-def saved_adam():
-    return saved_bytes(fnn.Adam(lr=0.01))
+from tests.model_files import load_error, pack, with_config
 
 
 def test_model_file_error_is_a_value_error():

@@ -14,21 +14,10 @@ from fastnn.persistence import ModelFileError
 from tests.model_files import (
     load_error,
     pack,
-    saved_bytes,
     split,
     with_config,
     with_tensors,
 )
-
-
-@pytest.fixture(scope="module")
-def saved():
-    return saved_bytes()
-
-
-@pytest.fixture(scope="module")
-def saved_adam():
-    return saved_bytes(fnn.Adam(lr=0.01))
 
 
 def test_float64_tensor_in_float32_model_is_refused(saved):
