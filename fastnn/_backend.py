@@ -9,6 +9,7 @@ import numpy as np
 
 from fastnn import kernels
 from fastnn.kernels import cpu as cpu_kernels
+from fastnn.kernels.cpu.gather import convert_rows, gather_rows
 
 DEVICES = ("cpu", "cuda")
 
@@ -37,6 +38,17 @@ class CPUBackend:
     def take_rows(self, source, indices, out):
         """out[k] = source[indices[k]]; mode='clip' writes straight into out."""
         np.take(source, indices, axis=0, out=out, mode="clip")
+
+    def gather_inputs(self, source, indices, out, scale):
+        """Input rows by index into the model's dtype, times ``scale``."""
+        if source.dtype == out.dtype and scale == 1.0:
+            np.take(source, indices, axis=0, out=out, mode="clip")
+        else:
+            gather_rows(source, indices, out, scale)
+
+    def convert_inputs(self, source, out, scale):
+        """Input rows (any real dtype) into the model's dtype, times ``scale``."""
+        convert_rows(source, out, scale)
 
     def fill_uniform(self, rng, out):
         """Fill ``out`` with uniform [0, 1) noise from a NumPy Generator."""

@@ -61,6 +61,17 @@ class CUDABackend:
             out = out.reshape((out.shape[0], 1))
         _gather_rows[grid_1d(out.size)](source, indices, out)
 
+    def gather_inputs(self, source, indices, out, scale):
+        cuda_kernels.gather.gather_rows(source, indices, out, scale)
+
+    def convert_inputs(self, source, out, scale):
+        if isinstance(source, np.ndarray):  # the product as the CPU computes it
+            dtype = np.dtype(out.dtype)
+            host = np.multiply(source, dtype.type(scale), dtype=dtype)
+            out.copy_to_device(np.ascontiguousarray(host))
+        else:
+            cuda_kernels.gather.convert_rows(source, out, scale)
+
     def fill_uniform(self, rng, out):
         dtype = np.dtype(out.dtype)
         nbytes = out.size * dtype.itemsize

@@ -222,6 +222,7 @@ CONFIG = record(
     {
         "layers": list_of(tagged(LAYERS), non_empty=True),
         "dtype": choice(tuple(DTYPE_CODES)),
+        "input_scale": optional(real),
         "epochs_trained": integer(0),
         "loss": choice(tuple(losses_module.LOSSES)),
         "metrics": list_of(text),

@@ -26,6 +26,7 @@ MODEL_ATTRIBUTES = frozenset(
     (
         "layers",
         "dtype",
+        "input_scale",
         "device",
         "_backend",
         "_stages",
@@ -54,6 +55,7 @@ def snapshot(model):
     state = {
         "layers": model.layers,
         "dtype": str(model.dtype),
+        "input_scale": model.input_scale,
         "device": model.device,
         "loss": model.loss,
         "metrics": list(model.metrics),
@@ -77,7 +79,11 @@ def restore(model, state):
 
     # Sequential's own __init__: a subclass's may take other arguments
     Sequential.__init__(
-        model, state["layers"], dtype=state["dtype"], device=state["device"]
+        model,
+        state["layers"],
+        dtype=state["dtype"],
+        device=state["device"],
+        input_scale=state.get("input_scale"),
     )
     model.__dict__.update(state.get("extra", {}))
     model.epochs_trained = state["epochs_trained"]
@@ -120,6 +126,15 @@ def without_state(optimizer):
     clone = copy.copy(optimizer)
     clone.state = {}
     return clone
+
+
+def input_scale(value):
+    """A model's ``input_scale``: None, or a finite number > 0."""
+    if value is None:
+        return None
+    from fastnn._hyperparams import real
+
+    return real("input_scale", value, low=0, low_open=True)
 
 
 def model_dtype(dtype):

@@ -55,13 +55,9 @@ class Workspace:
         be, dtype, widths = model._backend, model.dtype, model._widths
         self.capacity = int(capacity)
         self.layout = model._layout
-        # acts[0] receives gathered input rows (fit) or a device copy of the
-        # input; CPU inference reads the caller's rows in place instead.
-        need_input = with_grads or be.name != "cpu"
-        self._acts = [
-            be.empty((capacity, w), dtype) if i or need_input else None
-            for i, w in enumerate(widths)
-        ]
+        # acts[0] receives gathered or converted input rows (CPU inference
+        # reads rows already of the model's dtype in place instead)
+        self._acts = [be.empty((capacity, w), dtype) for w in widths]
         # grads[0] (dL/dx of the input) is never needed; inference needs none
         self._grads = [None] + [
             be.empty((capacity, w), dtype) if with_grads else None for w in widths[1:]

@@ -245,16 +245,21 @@ def mnist_directory(path=None, download=True):
     return directory
 
 
-def load_mnist(path=None, download=True):
+def load_mnist(path=None, download=True, dtype="float32"):
     """MNIST as ``((x_train, y_train), (x_test, y_test))``.
 
-    x: float32 in [0, 1], shape (N, 784); y: int64 labels. Files are taken
+    x: shape (N, 784), float32 in [0, 1] (``dtype="float32"``), or the raw
+    uint8 pixels 0..255 (``dtype="uint8"``: a quarter of the memory; train
+    with ``Sequential(..., input_scale=1/255)``, which scales each batch as
+    it is read); y: int64 labels. Files are taken
     from ``path``, else ``$FASTNN_DATA_DIR`` (either must hold all four),
     else the user cache (``~/.cache/fastnn/mnist``), where missing ones are
     downloaded (with pooch, checked by MD5) if ``download`` is true. Local
     files may be gzipped or raw IDX; their decompressed contents are checked
     against the known SHA-256.
     """
+    if dtype not in ("float32", "uint8"):
+        raise ValueError(f"dtype: expected 'float32' or 'uint8', got {dtype!r}")
     directory = mnist_directory(path, download)
     arrays = {}
     for name in MNIST_FILES:
@@ -262,7 +267,9 @@ def load_mnist(path=None, download=True):
         raw = parse_idx(
             _read_verified(file, name), 3 if "images" in name else 1, str(file)
         )
-        if "images" in name:
+        if "images" in name and dtype == "uint8":
+            arrays[name] = raw.reshape(len(raw), -1)
+        elif "images" in name:
             # one float32 copy, scaled in place: no second full-size temporary
             values = raw.reshape(len(raw), -1).astype(np.float32)
             values /= np.float32(255.0)

@@ -29,6 +29,7 @@ def gradient_check(model, x, y, loss=None, eps=1e-5, max_params=200, seed=0):
     clone._reset_workspaces()
     x, y = clone._check_xy(x, y)
     bufs = Workspace(clone, len(x), with_grads=True).rows(len(x))
+    x = clone._readable_input(bufs, x)  # scaled, as float64
     bufs.targets[:] = y
     ops = clone._backend.ops
     rng = np.random.default_rng(seed)

@@ -60,7 +60,9 @@ class Sequential:
     one fused kernel call.
     """
 
-    def __init__(self, layers, dtype="float32", device="cpu", seed=None):
+    def __init__(
+        self, layers, dtype="float32", device="cpu", seed=None, input_scale=None
+    ):
         if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
             raise TypeError(
                 f"layers: expected a list of fastnn layers, got {type(layers).__name__}"
@@ -79,6 +81,7 @@ class Sequential:
             )
         _model_state.check_layers_unshared(layers)
         self.dtype = _model_state.model_dtype(dtype)
+        self.input_scale = _model_state.input_scale(input_scale)
         self._backend = get_backend(device)
         self.layers = layers
         self.device = device
@@ -305,7 +308,7 @@ class Sequential:
 
     # ----------------------------------------------------------------- data
     def _check_xy(self, x, y, name_x="x", name_y="y"):
-        x = _inputs.features(x, self.in_features, self.dtype, name_x)
+        x = self._check_x(x, name_x)
         if self.loss.target_kind == "labels":
             y = _inputs.labels(y, x.shape[0], self.out_features, name_y)
         else:
@@ -318,6 +321,13 @@ class Sequential:
                 self.loss.target_range,
             )
         return x, y
+
+    def _check_x(self, x, name="x"):
+        """Checked features, kept in their own real dtype (uint8 images stay
+        uint8): each batch is converted, and scaled, as it is read."""
+        return _inputs.features(
+            x, self.in_features, self.dtype, name, scale=self._input_multiplier
+        )
 
     # ---------------------------------------------------------------- steps
     # The input of a step is passed as ``x`` (the first stage only reads it);
@@ -342,13 +352,22 @@ class Sequential:
             )
 
     def _readable_input(self, bufs, x_rows):
-        """The array the kernels read for rows of checked input (model dtype,
-        C-contiguous): the rows themselves on the CPU (no copy), else their
-        copy in the batch's input buffer on the device."""
-        if self._backend.name == "cpu":
+        """The array the kernels read for rows of checked input (any real
+        dtype, C-contiguous): on the CPU the rows themselves when they are of
+        the model's dtype and unscaled (no copy), else their conversion into
+        the batch's input buffer."""
+        if (
+            self._backend.name == "cpu"
+            and x_rows.dtype == self.dtype
+            and self.input_scale is None
+        ):
             return x_rows
-        self._backend.copy_into(bufs.acts[0], x_rows)
+        self._backend.convert_inputs(x_rows, bufs.acts[0], self._input_multiplier)
         return bufs.acts[0]
+
+    @property
+    def _input_multiplier(self):
+        return 1.0 if self.input_scale is None else self.input_scale
 
     def _infer(self, bufs, x_rows):
         """Inference-mode forward on rows of checked input."""
@@ -572,7 +591,7 @@ class Sequential:
         Rows go through the network ``batch_size`` at a time, so memory stays
         bounded by one batch's activations whatever N is.
         """
-        x = _inputs.features(x, self.in_features, self.dtype)
+        x = self._check_x(x)
         self._ensure_built()
         be = self._backend
         n = len(x)
@@ -632,13 +651,16 @@ class Sequential:
         save_model(self, path)
 
     def get_config(self):
-        return {
+        config = {
             "layers": [
                 {"class": type(layer).__name__, "config": layer.get_config()}
                 for layer in self.layers
             ],
             "dtype": str(self.dtype),
         }
+        if self.input_scale is not None:
+            config["input_scale"] = self.input_scale
+        return config
 
     @classmethod
     def from_config(cls, config, device="cpu"):
@@ -647,7 +669,12 @@ class Sequential:
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError("config: expected a dict with a 'layers' list")
         layers = [layer_from_config(entry) for entry in config["layers"]]
-        return cls(layers, dtype=config.get("dtype", "float32"), device=device)
+        return cls(
+            layers,
+            dtype=config.get("dtype", "float32"),
+            device=device,
+            input_scale=config.get("input_scale"),
+        )
 
     # ------------------------------------------------------ copy and pickle
     def __getstate__(self):

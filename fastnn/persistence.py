@@ -172,7 +172,12 @@ def _load(data, device):
         for i, entry in enumerate(config["layers"])
     ]
     model = _built(
-        "config.layers", Sequential, layers, dtype=config["dtype"], device=device
+        "config.layers",
+        Sequential,
+        layers,
+        dtype=config["dtype"],
+        device=device,
+        input_scale=config.get("input_scale"),
     )
     expected = {
         f"layers.{i}.{name}": tuple(shape)

@@ -176,7 +176,9 @@ def _train_epoch(
         for k in range(steps):
             lo, hi = k * batch, min(n, (k + 1) * batch)
             bufs = model._train_buffers(hi - lo)
-            be.take_rows(x_dev, order_dev[lo:hi], bufs.acts[0])
+            be.gather_inputs(
+                x_dev, order_dev[lo:hi], bufs.acts[0], model._input_multiplier
+            )
             be.take_rows(y_dev, order_dev[lo:hi], bufs.targets)
             model._draw_noise(bufs, noise_rng)
             count = hi - lo

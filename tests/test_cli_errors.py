@@ -33,9 +33,11 @@ def loads(monkeypatch):
     calls = []
     rng = np.random.default_rng(0)
 
-    def fake_load_mnist(path=None, download=True):
+    def fake_load_mnist(path=None, download=True, dtype="float32"):
         calls.append(path)
         x = rng.random((64, FEATURES), dtype=np.float32)
+        if dtype == "uint8":
+            x = (x * 255).astype(np.uint8)
         y = rng.integers(0, 10, 64)
         return (x, y), (x[:32], y[:32])
 

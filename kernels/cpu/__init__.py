@@ -35,7 +35,16 @@ bound there, not the core count: alone, with no BLAS call around it, the same
 two-chunk ``prange`` loop took 0.35 ms against 0.28 ms serial.
 """
 
-from . import activations, dense, dropout, gemm, losses, metrics, optim  # noqa: F401 - submodules
+from . import (  # noqa: F401 - submodules
+    activations,
+    dense,
+    dropout,
+    gather,
+    gemm,
+    losses,
+    metrics,
+    optim,
+)
 from .activations import (
     activation_backward,
     activation_forward,

@@ -7,7 +7,16 @@ go through cuBLAS (CuPy) when installed, else a tiled shared-memory GEMM.
 Every elementwise kernel is a grid-stride loop, so any launch shape is correct.
 """
 
-from . import activations, dense, dropout, gemm, losses, metrics, optim  # noqa: F401 - submodules
+from . import (  # noqa: F401 - submodules
+    activations,
+    dense,
+    dropout,
+    gather,
+    gemm,
+    losses,
+    metrics,
+    optim,
+)
 from .activations import (
     activation_backward,
     activation_forward,

@@ -128,3 +128,22 @@ def test_weighted_training_on_the_gpu_matches_the_cpu(rng):
     (gpu_loss, gpu_w), (cpu_loss, cpu_w) = runs
     np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=1e-4)
     np.testing.assert_allclose(gpu_w, cpu_w, rtol=1e-4, atol=1e-5)
+
+
+def test_uint8_inputs_with_input_scale_on_the_gpu_match_the_cpu(rng):
+    x = rng.integers(0, 256, (24, 4), dtype=np.uint8)
+    y = rng.integers(0, 2, 24)
+    runs = []
+    for device in ("cuda", "cpu"):
+        model = fnn.Sequential(
+            [fnn.Dense(4, 6, activation="tanh"), fnn.Dense(6, 2)],
+            device=device,
+            seed=0,
+            input_scale=1 / 255,
+        ).compile(fnn.SGD(lr=0.2, momentum=0.9), "cross_entropy")
+        history = model.fit(x, y, epochs=2, batch_size=8, seed=1, verbose=0)
+        runs.append((history["loss"], model.predict(x), model.evaluate(x, y)["loss"]))
+    (gpu_loss, gpu_out, gpu_eval), (cpu_loss, cpu_out, cpu_eval) = runs
+    np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=1e-4)
+    np.testing.assert_allclose(gpu_out, cpu_out, rtol=1e-4, atol=1e-5)
+    assert gpu_eval == pytest.approx(cpu_eval, rel=1e-4)
