@@ -16,9 +16,10 @@ argument), writes into caller-provided buffers, and runs on the CPU for NumPy
 arrays or on the GPU for CUDA device arrays. ``fastnn.kernels.cpu`` (and
 ``fastnn.kernels.cuda``) hold the same functions without the checks.
 Compiled kernels are cached on disk; see ``fastnn.kernels.cache_dir()``.
-CPU matrix products run on Intel MKL when it is installed
-(``pip install ".[mkl]"`` from the clone), else on OpenBLAS; ``fastnn.kernels.cpu_blas()``
-says which (``FASTNN_CPU_BLAS=openblas|mkl`` forces one).
+CPU matrix products run on Intel MKL or OpenBLAS, whichever measured faster
+on this machine (MKL needs ``pip install ".[mkl]"`` from the clone);
+``fastnn.kernels.cpu_blas()`` says which and ``cpu_blas_reason()`` why
+(``FASTNN_CPU_BLAS=openblas|mkl`` forces one).
 """
 
 from . import _cache
@@ -41,7 +42,7 @@ from ._api import (
     softmax_backward,
     softmax_cross_entropy,
 )
-from ._cpu_blas import cpu_blas
+from ._cpu_blas import cpu_blas, cpu_blas_reason
 from ._cuda_target import unavailable_reason as cuda_unavailable_reason
 
 
@@ -64,6 +65,7 @@ __all__ = [
     "count_correct",
     "count_correct_binary",
     "cpu_blas",
+    "cpu_blas_reason",
     "cuda_unavailable_reason",
     "dense_backward",
     "dense_forward",

@@ -24,9 +24,10 @@ FASTMATH = False
 #: Serial CPU kernels; see the measurement in ``kernels/cpu/__init__.py``.
 PARALLEL = False
 
-#: BLAS for the CPU matrix products: ``auto`` takes Intel MKL when its runtime
-#: is installed, else OpenBLAS; ``mkl`` or ``openblas`` force one. Resolved
-#: once, at import, by ``kernels/_cpu_blas.py`` (which says why MKL).
+#: BLAS for the CPU matrix products: ``auto`` takes the faster of Intel MKL
+#: (when installed) and OpenBLAS, measured once per machine; ``mkl`` or
+#: ``openblas`` force one. Resolved once, at import, by ``kernels/_cpu_blas.py``
+#: (which gives the rule and why).
 CPU_BLAS = os.environ.get("FASTNN_CPU_BLAS", "auto")
 
 #: CUDA launch shape for the 1-D grid-stride kernels (read at each launch,

@@ -4,6 +4,7 @@ The suite runs once with the BLAS that ``auto`` picks and once more, for the
 kernel tests, with ``FASTNN_CPU_BLAS=openblas`` (``scripts/test.sh``).
 """
 
+import json
 import subprocess
 import sys
 
@@ -60,8 +61,9 @@ def test_matmul_other_layouts_fall_back_to_np_dot():
     np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
 
 
-def test_cpu_blas_is_reported():
+def test_cpu_blas_is_reported_with_its_reason():
     assert kernels.cpu_blas() in ("mkl", "openblas")
+    assert kernels.cpu_blas_reason().startswith(("auto: ", "FASTNN_CPU_BLAS="))
 
 
 def run_python(code, **env):
@@ -98,39 +100,55 @@ def test_unknown_choice_is_a_clear_error():
 def test_missing_mkl_when_required_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(_cpu_blas._config, "CPU_BLAS", "mkl")
     monkeypatch.setattr(_cpu_blas, "mkl_library_candidates", lambda: [])
-    _cpu_blas.cpu_blas.cache_clear()
-    try:
-        with pytest.raises(
-            ImportError, match=r'pip install "\.\[mkl\]" from the fastnn clone'
-        ):
-            _cpu_blas.cpu_blas()
-        monkeypatch.setattr(_cpu_blas._config, "CPU_BLAS", "auto")
-        _cpu_blas.cpu_blas.cache_clear()
-        assert _cpu_blas.cpu_blas() == "openblas"  # auto falls back quietly
-    finally:
-        _cpu_blas.cpu_blas.cache_clear()
+    with pytest.raises(
+        ImportError, match=r'pip install "\.\[mkl\]" from the fastnn clone'
+    ):
+        _cpu_blas._resolve()
+    monkeypatch.setattr(_cpu_blas._config, "CPU_BLAS", "auto")
+    # auto falls back quietly
+    assert _cpu_blas._resolve() == ("openblas", "auto: MKL not installed")
 
 
 def test_mkl_loader_reports_what_failed(tmp_path):
-    assert _cpu_blas._load_mkl([]) == "no libmkl_rt found"
+    assert _cpu_blas._load_mkl([]) == (None, "no libmkl_rt found")
     fake = tmp_path / "lib" / "libmkl_rt.so.3"
     fake.parent.mkdir()
     fake.write_bytes(b"not a shared library")
     assert _cpu_blas.mkl_library_candidates([str(tmp_path)])[0] == str(fake)
-    assert str(fake) in _cpu_blas._load_mkl([str(fake)])
+    library, error = _cpu_blas._load_mkl([str(fake)])
+    assert library is None and str(fake) in error
 
 
 @pytest.mark.skipif(
     not _cpu_blas.mkl_library_candidates(), reason="Intel MKL is not installed"
 )
-def test_mkl_is_used_when_installed(tmp_path):
-    proc = run_python(
-        "from fastnn import kernels; print(kernels.cpu_blas())",
-        FASTNN_CPU_BLAS="auto",
-        FASTNN_CACHE_DIR=str(tmp_path),
+def test_auto_picks_the_measured_faster_blas_and_keeps_it(tmp_path):
+    """With MKL installed, ``auto`` times both libraries in the first process
+    and saves the result; the next process reads it (kernels/_cpu_blas.py)."""
+    code = (
+        "from fastnn import kernels; "
+        "print(kernels.cpu_blas()); print(kernels.cpu_blas_reason())"
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["mkl"]
+
+    def run():
+        proc = run_python(code, FASTNN_CPU_BLAS="auto", FASTNN_CACHE_DIR=str(tmp_path))
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.splitlines()
+
+    choice, reason = run()
+    saved = list(tmp_path.glob("cpu-blas-*.json"))
+    if saved:  # a steady measurement: the rule applied to the saved times
+        record = json.loads(saved[0].read_text())
+        faster = _cpu_blas.prefers_mkl(record["mkl_ms"], record["openblas_ms"])
+        assert choice == record["choice"] == ("mkl" if faster else "openblas")
+        assert reason.startswith("auto: measured MKL ")
+        assert reason.endswith("; measured now)")
+        cached = reason.replace("measured now", f"cached {record['measured']}")
+        assert run() == [choice, cached]
+    else:  # a machine too busy to measure: the vendor decided, nothing kept
+        vendor, _ = _cpu_blas.cpu_model()
+        assert choice == ("mkl" if vendor == "GenuineIntel" else "openblas")
+        assert f"by vendor instead: {vendor} CPU" in reason
 
 
 def test_mkl_in_another_integer_interface_is_refused(tmp_path):
@@ -150,5 +168,7 @@ def test_mkl_in_another_integer_interface_is_refused(tmp_path):
     subprocess.run(
         [compiler, "-shared", "-fPIC", str(source), "-o", str(library)], check=True
     )
-    error = _cpu_blas._load_mkl([str(library)])
-    assert error == f"{library}: MKL runs with interface layer 1, not LP64"
+    assert _cpu_blas._load_mkl([str(library)]) == (
+        None,
+        f"{library}: MKL runs with interface layer 1, not LP64",
+    )
