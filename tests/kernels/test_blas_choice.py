@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 
 from fastnn import kernels
-from fastnn.kernels import _cache, _config, _cpu_blas
-from fastnn.kernels._cpu_blas import Timing
+from fastnn.kernels import _blas_timing, _cache, _config, _cpu_blas
+from fastnn.kernels._blas_timing import Timing
 
 FAKE_MKL = object()  # what the fake _load_mkl returns and _measure expects
 TODAY = datetime.date.today().isoformat()
 
 
 class FakeMeasure:
-    """Stands in for ``_cpu_blas._measure``: returns (or raises) ``result``."""
+    """Stands in for ``_blas_timing._measure``: returns (or raises) ``result``."""
 
     def __init__(self, result):
         self.result, self.calls = result, 0
@@ -50,7 +50,7 @@ def auto(monkeypatch, tmp_path):
 
     def measuring(result):
         fake = FakeMeasure(result)
-        monkeypatch.setattr(_cpu_blas, "_measure", fake)
+        monkeypatch.setattr(_blas_timing, "_measure", fake)
         return fake
 
     return SimpleNamespace(
@@ -59,7 +59,7 @@ def auto(monkeypatch, tmp_path):
 
 
 def set_cpu(monkeypatch, vendor, model):
-    monkeypatch.setattr(_cpu_blas, "cpu_model", lambda: (vendor, model))
+    monkeypatch.setattr(_blas_timing, "cpu_model", lambda: (vendor, model))
 
 
 def saved_files(auto):
@@ -67,10 +67,10 @@ def saved_files(auto):
 
 
 def test_the_rule_needs_a_five_percent_lead_for_mkl():
-    assert _cpu_blas.MKL_MARGIN == 0.05
-    assert _cpu_blas.prefers_mkl(95.0, 100.0)
-    assert not _cpu_blas.prefers_mkl(95.1, 100.0)
-    assert not _cpu_blas.prefers_mkl(100.0, 100.0)
+    assert _blas_timing.MKL_MARGIN == 0.05
+    assert _blas_timing.prefers_mkl(95.0, 100.0)
+    assert not _blas_timing.prefers_mkl(95.1, 100.0)
+    assert not _blas_timing.prefers_mkl(100.0, 100.0)
 
 
 @pytest.mark.parametrize("vendor", ["GenuineIntel", "AuthenticAMD"])
@@ -231,7 +231,7 @@ def test_unsteady_measurement_falls_back_to_the_vendor(
     "error, why",
     [
         (
-            _cpu_blas._Unmeasurable("other programs kept 1.0 CPUs busy"),
+            _blas_timing._Unmeasurable("other programs kept 1.0 CPUs busy"),
             "no measurement: other programs kept 1.0 CPUs busy",
         ),
         (OSError("undefined symbol: sgemm_"), "no measurement (OSError: undefined "),
@@ -263,28 +263,28 @@ def test_other_programs_are_the_cpu_time_not_spent_by_this_process(monkeypatch):
             pass
 
     only_us = time.process_time
-    monkeypatch.setattr(_cpu_blas, "_busy_seconds", lambda cpus: only_us())
-    other_programs = _cpu_blas._other_programs()
+    monkeypatch.setattr(_blas_timing, "_busy_seconds", lambda cpus: only_us())
+    other_programs = _blas_timing._other_programs()
     spin()
     assert other_programs() < 0.05
 
     def two_more_busy(cpus):  # two CPUs busy all the time besides us
         return only_us() + 2 * time.perf_counter()
 
-    monkeypatch.setattr(_cpu_blas, "_busy_seconds", two_more_busy)
-    other_programs = _cpu_blas._other_programs()
+    monkeypatch.setattr(_blas_timing, "_busy_seconds", two_more_busy)
+    other_programs = _blas_timing._other_programs()
     spin()
     assert 1.9 < other_programs() < 2.1
-    monkeypatch.setattr(_cpu_blas, "_busy_seconds", lambda cpus: None)
-    assert _cpu_blas._other_programs()() == 0.0  # no /proc/stat: no check
+    monkeypatch.setattr(_blas_timing, "_busy_seconds", lambda cpus: None)
+    assert _blas_timing._other_programs()() == 0.0  # no /proc/stat: no check
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux only")
 def test_busy_seconds_reads_this_machine():
     cpus = os.sched_getaffinity(0)
-    first = _cpu_blas._busy_seconds(cpus)
-    assert first > 0 and _cpu_blas._busy_seconds(cpus) >= first
-    assert _cpu_blas._busy_seconds(set()) == 0.0
+    first = _blas_timing._busy_seconds(cpus)
+    assert first > 0 and _blas_timing._busy_seconds(cpus) >= first
+    assert _blas_timing._busy_seconds(set()) == 0.0
 
 
 @pytest.mark.parametrize("forced", ["openblas", "mkl", " MKL "])
@@ -331,7 +331,7 @@ def test_fastnn_info_prints_the_reason():
 
 
 def test_cpu_model_reads_this_machine():
-    vendor, model = _cpu_blas.cpu_model()
+    vendor, model = _blas_timing.cpu_model()
     assert vendor and model and "\n" not in vendor + model
 
 
@@ -346,13 +346,13 @@ def mkl_library():
 
 
 def test_timed_steps_compute_the_training_products(mkl_library):
-    products = _cpu_blas._step_products()
+    products = _blas_timing._step_products()
     assert len(products) == 8
     # x.T in the three weight gradients, w.T in the two input gradients
     transposed = [x for a, b, _ in products for x in (a, b) if not x.flags.c_contiguous]
     assert len(transposed) == 5 and all(x.flags.f_contiguous for x in transposed)
-    sgemm, _, _ = _cpu_blas._openblas_functions()
-    for name, step in _cpu_blas._steps(mkl_library, sgemm, products).items():
+    sgemm, _, _ = _blas_timing._openblas_functions()
+    for name, step in _blas_timing._steps(mkl_library, sgemm, products).items():
         for _, _, out in products:
             out[...] = np.nan
         step()
@@ -362,11 +362,11 @@ def test_timed_steps_compute_the_training_products(mkl_library):
 
 
 def test_real_measurement_returns_a_valid_choice(mkl_library):
-    _, openblas_threads, _ = _cpu_blas._openblas_functions()
+    _, openblas_threads, _ = _blas_timing._openblas_functions()
     before = (mkl_library.MKL_Get_Max_Threads(), openblas_threads())
     try:
-        timing = _cpu_blas._measure(mkl_library)
-    except _cpu_blas._Unmeasurable as exc:  # a busy machine: said, not guessed
+        timing = _blas_timing._measure(mkl_library)
+    except _blas_timing._Unmeasurable as exc:  # a busy machine: said, not guessed
         assert "other programs kept" in str(exc)
     else:
         assert 1 <= timing.threads <= min(before)
@@ -377,12 +377,12 @@ def test_real_measurement_returns_a_valid_choice(mkl_library):
 
 
 def test_real_measurement_stops_early_on_a_busy_machine(mkl_library, monkeypatch):
-    _, openblas_threads, _ = _cpu_blas._openblas_functions()
+    _, openblas_threads, _ = _blas_timing._openblas_functions()
     before = (mkl_library.MKL_Get_Max_Threads(), openblas_threads())
     readings = iter(range(0, 10**6, 1000))  # others busy beyond any CPU count
-    monkeypatch.setattr(_cpu_blas, "_busy_seconds", lambda cpus: next(readings))
+    monkeypatch.setattr(_blas_timing, "_busy_seconds", lambda cpus: next(readings))
     start = time.perf_counter()
-    with pytest.raises(_cpu_blas._Unmeasurable, match="other programs kept"):
-        _cpu_blas._measure(mkl_library)
-    assert time.perf_counter() - start < _cpu_blas._BUDGET_S  # after one block
+    with pytest.raises(_blas_timing._Unmeasurable, match="other programs kept"):
+        _blas_timing._measure(mkl_library)
+    assert time.perf_counter() - start < _blas_timing._BUDGET_S  # after one block
     assert (mkl_library.MKL_Get_Max_Threads(), openblas_threads()) == before

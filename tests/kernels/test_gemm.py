@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fastnn import kernels
-from fastnn.kernels import _cpu_blas
+from fastnn.kernels import _blas_timing, _cpu_blas
 from fastnn.kernels.cpu.gemm import matmul
 
 
@@ -124,7 +124,7 @@ def test_mkl_loader_reports_what_failed(tmp_path):
 )
 def test_auto_picks_the_measured_faster_blas_and_keeps_it(tmp_path):
     """With MKL installed, ``auto`` times both libraries in the first process
-    and saves the result; the next process reads it (kernels/_cpu_blas.py)."""
+    and saves the result; the next process reads it (kernels/_blas_timing.py)."""
     code = (
         "from fastnn import kernels; "
         "print(kernels.cpu_blas()); print(kernels.cpu_blas_reason())"
@@ -139,14 +139,14 @@ def test_auto_picks_the_measured_faster_blas_and_keeps_it(tmp_path):
     saved = list(tmp_path.glob("cpu-blas-*.json"))
     if saved:  # a steady measurement: the rule applied to the saved times
         record = json.loads(saved[0].read_text())
-        faster = _cpu_blas.prefers_mkl(record["mkl_ms"], record["openblas_ms"])
+        faster = _blas_timing.prefers_mkl(record["mkl_ms"], record["openblas_ms"])
         assert choice == record["choice"] == ("mkl" if faster else "openblas")
         assert reason.startswith("auto: measured MKL ")
         assert reason.endswith("; measured now)")
         cached = reason.replace("measured now", f"cached {record['measured']}")
         assert run() == [choice, cached]
     else:  # a machine too busy to measure: the vendor decided, nothing kept
-        vendor, _ = _cpu_blas.cpu_model()
+        vendor, _ = _blas_timing.cpu_model()
         assert choice == ("mkl" if vendor == "GenuineIntel" else "openblas")
         assert f"by vendor instead: {vendor} CPU" in reason
 
