@@ -13,6 +13,8 @@ from fastnn.kernels._host_scan import count_nonfinite, value_range
 
 
 def _as_array(values, name):
+    if type(values) is np.ndarray:  # the common case, without a call into NumPy
+        return values
     try:
         return np.asarray(values)
     except (TypeError, ValueError) as exc:
