@@ -12,7 +12,7 @@ import fastnn as fnn
 from fastnn.kernels import cpu as cpu_kernels
 from fastnn.kernels import cuda as cuda_kernels
 
-from .conftest import host, to_dev
+from .conftest import SIMULATOR, host, to_dev
 
 
 # the simulator runs the arithmetic in Python, which warns on the overflows
@@ -74,6 +74,11 @@ def test_gpu_model_copies_train_like_the_original(rng):
         assert h_clone["loss"] == h_model["loss"]
 
 
+@pytest.mark.skipif(
+    SIMULATOR,
+    reason="the CUDA simulator runs kernels on Python threads of its own, "
+    "which launches from several threads at once confuse",
+)
 def test_gpu_predict_from_threads_matches_single_threaded(rng):
     model = gpu_model()
     inputs = [rng.standard_normal((n, 4)).astype(np.float32) for n in (1, 5, 9)]
@@ -85,7 +90,7 @@ def test_gpu_predict_from_threads_matches_single_threaded(rng):
             for i in range(6):
                 j = (i + k) % 3
                 np.testing.assert_array_equal(model.predict(inputs[j]), expected[j])
-        except AssertionError as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure fails the test
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
