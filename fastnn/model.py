@@ -24,6 +24,7 @@ from fastnn import _inputs, _model_state, training
 from fastnn import losses as losses_module
 from fastnn import optimizers as optimizers_module
 from fastnn._backend import get_backend
+from fastnn._divergence import DivergenceError, diverged  # noqa: F401 - re-exported
 from fastnn._workspace import TrainingGuard, Workspace, WorkspacePool
 from fastnn.kernels.cpu.activations import ACTIVATION_CODES
 from fastnn.kernels.cpu.dense import (
@@ -36,18 +37,6 @@ from fastnn.losses import CrossEntropy
 
 DTYPES = _model_state.DTYPES
 METRICS = ("accuracy",)
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a NaN or infinite loss, or an update that would make
-    weights infinite or NaN. After a bad loss the model keeps the weights from
-    before that step; after a bad update, the weights it would have broken
-    keep their previous values (the rest took the step), so every weight
-    stays finite. ``history`` holds the completed epochs."""
-
-    def __init__(self, message, history=None):
-        super().__init__(message)
-        self.history = history
 
 
 class Sequential:
@@ -401,33 +390,12 @@ class Sequential:
                 ops, bufs.acts[-1], bufs.targets, bufs.grads[-1], row_weights
             )
         if not math.isfinite(loss):
-            where = (
-                "train_on_batch"
-                if step is None
-                else f"epoch {epoch + 1}, step {step + 1}"
-            )
-            raise DivergenceError(
-                f"training diverged: the loss became {loss} at {where}; the weights "
-                "from before this step are kept. Lower the learning rate, or check "
-                "the inputs' scale.",
-                history,
-            )
+            raise diverged("loss", loss, epoch, step, history)
         if not fused:
             self._backward(bufs, x)
         refused = self.optimizer.step(ops, self.params, self.grads, epoch, guard=True)
         if refused:
-            where = (
-                "train_on_batch"
-                if step is None
-                else f"epoch {epoch + 1}, step {step + 1}"
-            )
-            raise DivergenceError(
-                f"training diverged: the update at {where} would have made some "
-                "weights (or their optimizer state) infinite or NaN; those were "
-                "left at their values from before this step, so every weight "
-                "stays finite. Lower the learning rate.",
-                history,
-            )
+            raise diverged("update", loss, epoch, step, history)
         return loss
 
     def train_on_batch(self, x, y, seed=None, sample_weight=None, class_weight=None):

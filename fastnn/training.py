@@ -10,7 +10,8 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from fastnn import _inputs
+from fastnn import _compiled_epoch, _inputs
+from fastnn._divergence import diverged
 from fastnn.callbacks import History, as_hooks
 
 
@@ -172,8 +173,32 @@ def _train_epoch(
         mininterval=0.5,
     )
     start = time.perf_counter()
+    full = n // batch  # full batches; a shorter last one runs step by step
+    compiled = None
+    if _compiled_epoch.plan(model, weights) and full:
+        compiled = _compiled_epoch.CompiledSteps(
+            model, x_dev, y_dev, order, batch, epoch, track_accuracy
+        )
+    # compiled runs return to Python about every 0.1 s for the progress bar
+    chunk, k = (8 if show_bar else full), 0
     with bar:
-        for k in range(steps):
+        while k < steps:
+            if compiled is not None and k < full:
+                began = time.perf_counter()
+                stop = min(full, k + chunk)
+                done, loss_sum, right, status, loss = compiled.run(k, stop, loss_sum)
+                correct += right
+                total += (done - k) * batch
+                bar.update(done - k)
+                if status:
+                    cause = "loss" if status == 1 else "update"
+                    raise diverged(cause, loss, epoch, done, history)
+                k = done
+                if show_bar:
+                    bar.set_postfix(loss=f"{loss_sum / total:.4f}", refresh=False)
+                    spent = max(time.perf_counter() - began, 1e-6)
+                    chunk = max(1, min(4 * chunk, int(chunk * 0.1 / spent)))
+                continue
             lo, hi = k * batch, min(n, (k + 1) * batch)
             bufs = model._train_buffers(hi - lo)
             be.gather_inputs(
@@ -194,6 +219,7 @@ def _train_epoch(
             bar.update(1)
             if show_bar and k % 50 == 49:
                 bar.set_postfix(loss=f"{loss_sum / total:.4f}", refresh=False)
+            k += 1
     be.synchronize()
     logs = {"loss": loss_sum / total if total else 0.0}
     if track_accuracy:

@@ -193,5 +193,9 @@ def adam_update(
     )
 
 
-def _largest(dtype):
-    return np.finfo(dtype).max
+def _largest(dtype, _cache={}):  # noqa: B006 - a deliberate per-dtype cache
+    """np.finfo(dtype).max, cached: np.finfo costs ~0.2 us per optimizer step."""
+    value = _cache.get(dtype)
+    if value is None:
+        value = _cache[dtype] = np.finfo(dtype).max
+    return value

@@ -1,0 +1,96 @@
+"""Runs of full mini-batches in one compiled call (``kernels/cpu/epoch.py``)
+for the common case: a plain dense stack on the CPU, cross-entropy, SGD or
+Adam/AdamW, no sample weights. ``fit`` hands such runs here and takes the
+other steps (a shorter last batch, other models) one by one; both paths use
+the same kernels in the same order, so training is bit for bit the same.
+"""
+
+import numpy as np
+
+from fastnn import optimizers
+from fastnn.kernels import _scalar
+from fastnn.kernels.cpu import epoch as epoch_kernels
+from fastnn.losses import CrossEntropy
+
+
+class CompiledSteps:
+    """One epoch's runner: ``run(k, stop, loss_sum)`` trains full batches
+    k..stop-1 and returns (done, loss_sum, correct, status, loss), as the
+    kernels do; the optimizer's step count follows."""
+
+    def __init__(self, model, x, y, order, batch, epoch, track):
+        self.model = model
+        ws_bufs = model._train_buffers(batch)
+        w, b, dw, db, codes, slopes = model._stack_params
+        self.stack = (
+            w,
+            b,
+            ws_bufs.stack_outs,
+            ws_bufs.stack_douts,
+            dw,
+            db,
+            codes,
+            slopes,
+        )
+        self.common = (x, y, order, float(model._input_multiplier))
+        self.bufs = (ws_bufs.acts[0], ws_bufs.targets)
+        self.track = track
+        self.lr = model.optimizer.lr_at(epoch)
+
+    def run(self, start, stop, loss_sum):
+        opt, model = self.model.optimizer, self.model
+        x, y, order, scale = self.common
+        xbuf, ybuf = self.bufs
+        dtype = model.dtype
+        largest = np.finfo(dtype).max
+        if type(opt) is optimizers.SGD:
+            lr, momentum, damp_keep, wd, tiny = _scalar.sgd_scalars(
+                dtype, self.lr, opt.momentum, opt.dampening, opt.weight_decay
+            )
+            velocity = opt.state.get("velocity") if opt.momentum else None
+            done, loss_sum, correct, status, loss = epoch_kernels.sgd_steps(
+                x, y, order, scale, start, stop, xbuf, ybuf, self.stack, self.track,
+                loss_sum, model.params, model.grads, velocity, opt.steps,
+                (lr, momentum, damp_keep, wd, opt.nesterov, tiny, largest),
+            )  # fmt: skip
+        else:
+            steps = np.arange(opt.steps + 1, opt.steps + 1 + stop - start)
+            scalars = _adam_scalars(opt, dtype, self.lr, steps)
+            step_sizes, corrections, constants = scalars
+            done, loss_sum, correct, status, loss = epoch_kernels.adam_steps(
+                x, y, order, scale, start, stop, xbuf, ybuf, self.stack, self.track,
+                loss_sum, model.params, model.grads, opt.state["m"], opt.state["v"],
+                opt.decoupled, constants + (largest,), step_sizes, corrections,
+            )  # fmt: skip
+        # the step path counts a step before its update, refused or not
+        opt.steps += done - start + (status == 2)
+        return done, loss_sum, correct, status, loss
+
+
+def _adam_scalars(opt, dtype, lr, steps):
+    """Per-step bias corrections (arrays) and the constant scalars, as
+    ``_scalar.adam_scalars`` computes them for each step."""
+    first = _scalar.adam_scalars(
+        dtype, int(steps[0]), lr, opt.beta1, opt.beta2, opt.eps, opt.weight_decay
+    )
+    cast = np.dtype(dtype).type
+    t = steps.astype(np.float64)
+    step_sizes = (lr / (1 - opt.beta1**t)).astype(dtype)
+    corrections = np.sqrt(1 - opt.beta2**t).astype(dtype)
+    b1w, lerp_low, b2, b2_keep, eps, wd, decay_keep, _, _, tiny = first
+    return (
+        step_sizes,
+        corrections,
+        (b1w, lerp_low, b2, b2_keep, eps, wd, decay_keep, cast(tiny)),
+    )
+
+
+def plan(model, weights):
+    """Whether ``fit`` may hand runs of full batches to the compiled loop."""
+    return (
+        model._backend.name == "cpu"
+        and model._stack_params is not None
+        and type(model.loss) is CrossEntropy
+        and weights is None
+        and type(model.optimizer) in (optimizers.SGD, optimizers.Adam, optimizers.AdamW)
+    )

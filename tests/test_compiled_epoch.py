@@ -1,0 +1,150 @@
+"""fit's compiled runs of full batches train bit for bit like the step-by-step
+path (the same kernels, in the same order)."""
+
+import io
+import sys
+
+import numpy as np
+import pytest
+
+import fastnn as fnn
+from fastnn import _compiled_epoch
+
+OPTIMIZERS = {
+    "sgd": lambda: fnn.SGD(lr=0.05),
+    "momentum": lambda: fnn.SGD(lr=0.05, momentum=0.9, weight_decay=1e-3),
+    "nesterov": lambda: fnn.SGD(lr=0.05, momentum=0.9, nesterov=True),
+    "adam": lambda: fnn.Adam(lr=0.01, weight_decay=1e-3),
+    "adamw-cosine": lambda: fnn.AdamW(lr=0.01, schedule=fnn.CosineDecay(3)),
+}
+
+
+def net(optimizer, dtype="float32", input_scale=None):
+    model = fnn.Sequential(
+        [
+            fnn.Dense(10, 24, activation="relu"),
+            fnn.Dense(24, 24),
+            fnn.Tanh(),
+            fnn.Dense(24, 4),
+        ],
+        dtype=dtype,
+        seed=0,
+        input_scale=input_scale,
+    )
+    return model.compile(OPTIMIZERS[optimizer](), "cross_entropy", ["accuracy"])
+
+
+def both_paths(monkeypatch, make, fit):
+    """(compiled model, step-by-step model, their histories)."""
+    fast, slow = make(), make()
+    h_fast = fit(fast)
+    with monkeypatch.context() as patch:
+        patch.setattr(_compiled_epoch, "plan", lambda model, weights: False)
+        h_slow = fit(slow)
+    return fast, slow, h_fast, h_slow
+
+
+def assert_same(fast, slow, h_fast, h_slow):
+    assert h_fast["loss"] == h_slow["loss"]
+    assert h_fast["accuracy"] == h_slow["accuracy"]
+    np.testing.assert_array_equal(fast.get_weights(), slow.get_weights())
+    assert fast.optimizer.steps == slow.optimizer.steps
+    for name, state in slow.optimizer.state.items():
+        np.testing.assert_array_equal(fast.optimizer.state[name], state)
+
+
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("n", [96, 101])  # full batches only, and a shorter last one
+def test_compiled_runs_match_the_step_path(rng, monkeypatch, optimizer, n):
+    x = rng.standard_normal((n, 10)).astype(np.float32)
+    y = rng.integers(0, 4, n)
+    fast, slow, h_fast, h_slow = both_paths(
+        monkeypatch,
+        lambda: net(optimizer),
+        lambda m: m.fit(x, y, epochs=3, batch_size=16, seed=7, verbose=0),
+    )
+    assert_same(fast, slow, h_fast, h_slow)
+    assert fast.evaluate(x, y) == slow.evaluate(x, y)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_float64_uint8_and_unshuffled_data_match_too(rng, monkeypatch, shuffle):
+    x = rng.integers(0, 256, (70, 10), dtype=np.uint8)
+    y = rng.integers(0, 4, 70)
+    fast, slow, h_fast, h_slow = both_paths(
+        monkeypatch,
+        lambda: net("momentum", "float64", input_scale=1 / 255),
+        lambda m: m.fit(
+            x, y, epochs=2, batch_size=9, seed=1, shuffle=shuffle, verbose=0
+        ),
+    )
+    assert_same(fast, slow, h_fast, h_slow)
+
+
+def test_runs_returning_for_the_progress_bar_change_nothing(rng, monkeypatch):
+    """On a terminal, fit returns to Python every few steps to move the bar."""
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    x = rng.standard_normal((400, 10)).astype(np.float32)
+    y = rng.integers(0, 4, 400)
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    fast, slow, h_fast, h_slow = both_paths(
+        monkeypatch,
+        lambda: net("adam"),
+        lambda m: m.fit(x, y, epochs=2, batch_size=4, seed=2, verbose=1),
+    )
+    assert_same(fast, slow, h_fast, h_slow)
+
+
+def linear(optimizer="sgd"):
+    model = fnn.Sequential([fnn.Dense(10, 4, init="zeros")], seed=0)
+    return model.compile(OPTIMIZERS[optimizer](), "cross_entropy", ["accuracy"])
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+@pytest.mark.parametrize(
+    "make, scale, lr, cause",
+    [
+        (lambda: net("sgd"), 1e3, 3e38, "the loss became nan"),  # step 2's loss
+        (linear, 10.0, 2e38, "the update at epoch 1, step 1"),  # refused update
+    ],
+)
+def test_divergence_inside_a_run_matches_the_step_path(
+    rng, monkeypatch, make, scale, lr, cause
+):
+    x = (scale * rng.standard_normal((64, 10))).astype(np.float32)
+    y = rng.integers(0, 4, 64)
+    errors = []
+
+    def fit(m):
+        m.compile(fnn.SGD(lr=lr, momentum=0.9), "cross_entropy", ["accuracy"])
+        with pytest.raises(fnn.DivergenceError) as info:
+            m.fit(x, y, epochs=5, batch_size=8, seed=0, verbose=0)
+        errors.append(str(info.value))
+        return info.value.history
+
+    fast, slow, _, _ = both_paths(monkeypatch, make, fit)
+    assert errors[0] == errors[1] and cause in errors[0]
+    np.testing.assert_array_equal(fast.get_weights(), slow.get_weights())
+    assert fast.optimizer.steps == slow.optimizer.steps
+    for name, state in slow.optimizer.state.items():
+        np.testing.assert_array_equal(fast.optimizer.state[name], state)
+    assert np.isfinite(fast.get_weights()).all()
+
+
+def test_the_compiled_path_is_taken_for_plain_stacks_only(rng):
+    plain = net("sgd")
+    plain.build(0)
+    assert _compiled_epoch.plan(plain, None)
+    assert not _compiled_epoch.plan(plain, np.ones(3))  # sample weights
+    dropout = fnn.Sequential(
+        [fnn.Dense(3, 4), fnn.Dropout(0.5), fnn.Dense(4, 2)], seed=0
+    )
+    dropout.compile(fnn.SGD(lr=0.1), "cross_entropy")
+    assert not _compiled_epoch.plan(dropout, None)
+    mse = net("sgd").compile(fnn.SGD(lr=0.1), "mse")
+    mse.build(0)
+    assert not _compiled_epoch.plan(mse, None)
