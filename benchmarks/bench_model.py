@@ -1,5 +1,6 @@
-"""Whole-model benchmarks: a training step, batch-1 latency, an MNIST epoch,
-peak memory of a training run, and JIT compile / warm start times."""
+"""Whole-model benchmarks: a training step, a step through fit, batch-1
+latency, concurrent inference, an MNIST epoch (float32 and raw uint8), peak
+memory of a training run, and JIT compile / warm start times."""
 
 import os
 import subprocess
@@ -23,6 +24,47 @@ class TrainStep:
 
     def time_train_step(self, config):
         self.model.train_on_batch(self.x, self.y)
+
+
+class FitStep:
+    """Time per step of a whole ``fit`` epoch (gathers, progress, loop), the
+    cost a user sees; divide by 200 steps for the per-step figure."""
+
+    params = list(MODEL_CONFIGS)
+    param_names = ("config",)
+
+    def setup(self, config):
+        sizes, batch = MODEL_CONFIGS[config]
+        self.model = mlp(sizes)
+        self.x, self.y = classification_batch(200 * batch, sizes[0], sizes[-1])
+        self.model.fit(self.x, self.y, epochs=1, batch_size=batch, verbose=0)
+        self.batch = batch
+
+    def time_fit_200_steps(self, config):
+        self.model.fit(self.x, self.y, epochs=1, batch_size=self.batch, verbose=0)
+
+
+class SharedInference:
+    """Four threads predicting batches of 64 on one shared model."""
+
+    def setup(self):
+        import threading
+
+        self.threading = threading
+        self.model = mlp((784, 512, 512, 10))
+        self.x = np.random.default_rng(4).random((64, 784), dtype=np.float32)
+        self.model.predict(self.x)
+
+    def time_four_threads_50_predicts(self):
+        def work():
+            for _ in range(50):
+                self.model.predict(self.x)
+
+        threads = [self.threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
 
 
 class InferenceLatency:
@@ -51,6 +93,27 @@ class MNISTEpoch:
         self.model.fit(self.x[:256], self.y[:256], epochs=1, batch_size=128, verbose=0)
 
     def time_mnist_epoch(self):
+        self.model.fit(self.x, self.y, epochs=1, batch_size=128, seed=0, verbose=0)
+
+
+class MNISTEpochUint8:
+    """The epoch on raw uint8 pixels, scaled as each batch is read."""
+
+    timeout = 300
+    number = 1
+    repeat = 3
+
+    def setup(self):
+        directory = mnist_dir()
+        if directory is None:
+            raise NotImplementedError("MNIST data not found: set FASTNN_DATA_DIR")
+        import fastnn as fnn
+
+        (self.x, self.y), _ = fnn.datasets.load_mnist(directory, dtype="uint8")
+        self.model = mlp((784, 512, 512, 10), input_scale=1 / 255)
+        self.model.fit(self.x[:256], self.y[:256], epochs=1, batch_size=128, verbose=0)
+
+    def time_mnist_epoch_uint8(self):
         self.model.fit(self.x, self.y, epochs=1, batch_size=128, seed=0, verbose=0)
 
 

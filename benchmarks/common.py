@@ -37,14 +37,14 @@ def classification_batch(batch, n_in, n_classes, dtype=np.float32, seed=1):
     )
 
 
-def mlp(sizes, seed=0, optimizer=None):
+def mlp(sizes, seed=0, optimizer=None, **model_kwargs):
     import fastnn as fnn
 
     layers = [
         fnn.Dense(i, o, activation="relu") for i, o in zip(sizes[:-2], sizes[1:-1])
     ]
     layers.append(fnn.Dense(sizes[-2], sizes[-1]))
-    model = fnn.Sequential(layers, seed=seed)
+    model = fnn.Sequential(layers, seed=seed, **model_kwargs)
     model.compile(
         optimizer=optimizer or fnn.SGD(lr=0.01, momentum=0.9),
         loss="cross_entropy",
