@@ -10,17 +10,6 @@ import numpy as np
 from numba import cuda
 
 from fastnn.kernels import cuda as cuda_kernels
-from fastnn.kernels.cuda._launch import grid_1d
-
-
-@cuda.jit
-def _gather_rows(source, indices, out):
-    """out[k, j] = source[indices[k], j], grid-stride over out's elements."""
-    rows, width = out.shape
-    start, stride = cuda.grid(1), cuda.gridsize(1)
-    for idx in range(start, rows * width, stride):
-        k, j = idx // width, idx % width
-        out[k, j] = source[indices[k], j]
 
 
 class CUDABackend:
@@ -59,7 +48,7 @@ class CUDABackend:
         if len(out.shape) == 1:  # labels: gather them as one-column rows
             source = source.reshape((source.shape[0], 1))
             out = out.reshape((out.shape[0], 1))
-        _gather_rows[grid_1d(out.size)](source, indices, out)
+        cuda_kernels.gather.gather_rows(source, indices, out, 1)
 
     def gather_inputs(self, source, indices, out, scale):
         cuda_kernels.gather.gather_rows(source, indices, out, scale)

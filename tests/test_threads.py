@@ -1,5 +1,6 @@
 """One model shared between threads: inference is safe, training is refused."""
 
+import contextlib
 import threading
 
 import numpy as np
@@ -17,6 +18,33 @@ def shared_model(dropout=False):
     layers += [fnn.Dense(96, 96, activation="tanh"), fnn.Dense(96, 10)]
     model = fnn.Sequential(layers, seed=0)
     return model.compile(fnn.SGD(lr=0.05), "cross_entropy", metrics=["accuracy"])
+
+
+@contextlib.contextmanager
+def paused_fit(model, x, y, at_pause=None):
+    """A fit running in another thread, held inside its first epoch-end
+    callback (where ``at_pause(model)`` runs first) for the with-block."""
+    inside, release = threading.Event(), threading.Event()
+
+    class Pause(fnn.Callback):
+        def on_epoch_end(self, model, epoch, logs):
+            if at_pause is not None:
+                at_pause(model)
+            inside.set()
+            release.wait(10)
+
+    trainer = threading.Thread(
+        target=model.fit,
+        args=(x, y),
+        kwargs=dict(epochs=1, verbose=0, callbacks=[Pause()]),
+    )
+    trainer.start()
+    try:
+        assert inside.wait(10)
+        yield
+    finally:
+        release.set()
+        trainer.join()
 
 
 def run_in_threads(work, n_threads=THREADS):
@@ -93,30 +121,13 @@ def test_concurrent_training_on_one_model_is_refused(rng):
     model = shared_model()
     x = rng.standard_normal((64, 48)).astype(np.float32)
     y = rng.integers(0, 10, 64)
-    inside, release = threading.Event(), threading.Event()
-
-    class Pause(fnn.Callback):
-        def on_epoch_end(self, model, epoch, logs):
-            inside.set()
-            release.wait(10)
-
-    trainer = threading.Thread(
-        target=model.fit,
-        args=(x, y),
-        kwargs=dict(epochs=1, verbose=0, callbacks=[Pause()]),
-    )
-    trainer.start()
-    try:
-        assert inside.wait(10)
+    with paused_fit(model, x, y):
         with pytest.raises(RuntimeError, match="already training"):
             model.train_on_batch(x, y)
         with pytest.raises(RuntimeError, match="already training"):
             model.fit(x, y, epochs=1, verbose=0)
         # inference stays available while another thread trains
         assert model.predict(x).shape == (64, 10)
-    finally:
-        release.set()
-        trainer.join()
     model.train_on_batch(x, y)  # free again once fit returned
 
 
@@ -182,27 +193,16 @@ def test_changing_a_model_while_another_thread_trains_it_is_refused(rng):
     model = shared_model()
     x = rng.standard_normal((64, 48)).astype(np.float32)
     y = rng.integers(0, 10, 64)
-    inside, release = threading.Event(), threading.Event()
     in_callback = []
 
-    class Pause(fnn.Callback):
-        def on_epoch_end(self, model, epoch, logs):
-            # the training thread itself may still change and copy the model
-            model.set_weights(model.get_weights())
-            in_callback.append(copy.deepcopy(model))
-            with pytest.raises(RuntimeError, match="callback of its own fit"):
-                model.fit(x, y, epochs=1, verbose=0)
-            inside.set()
-            release.wait(10)
+    def at_pause(model):
+        # the training thread itself may still change and copy the model
+        model.set_weights(model.get_weights())
+        in_callback.append(copy.deepcopy(model))
+        with pytest.raises(RuntimeError, match="callback of its own fit"):
+            model.fit(x, y, epochs=1, verbose=0)
 
-    trainer = threading.Thread(
-        target=model.fit,
-        args=(x, y),
-        kwargs=dict(epochs=1, verbose=0, callbacks=[Pause()]),
-    )
-    trainer.start()
-    try:
-        assert inside.wait(10)
+    with paused_fit(model, x, y, at_pause):
         for change in (
             lambda: model.compile(fnn.SGD(lr=0.1), "cross_entropy"),
             lambda: model.set_weights(model.get_weights()),
@@ -211,8 +211,5 @@ def test_changing_a_model_while_another_thread_trains_it_is_refused(rng):
         ):
             with pytest.raises(RuntimeError, match="training in another thread"):
                 change()
-    finally:
-        release.set()
-        trainer.join()
     assert len(in_callback) == 1
     copy.deepcopy(model)  # fine once training returned
