@@ -5,6 +5,8 @@ other steps (a shorter last batch, other models) one by one; both paths use
 the same kernels in the same order, so training is bit for bit the same.
 """
 
+import math
+
 import numpy as np
 
 from fastnn import optimizers
@@ -74,9 +76,11 @@ def _adam_scalars(opt, dtype, lr, steps):
         dtype, int(steps[0]), lr, opt.beta1, opt.beta2, opt.eps, opt.weight_decay
     )
     cast = np.dtype(dtype).type
-    t = steps.astype(np.float64)
-    step_sizes = (lr / (1 - opt.beta1**t)).astype(dtype)
-    corrections = np.sqrt(1 - opt.beta2**t).astype(dtype)
+    # Python float arithmetic, as _scalar.adam_scalars: NumPy's vectorised
+    # power can differ from it in the last bit, which float64 models keep
+    step_sizes = np.array([lr / (1 - opt.beta1**t) for t in steps.tolist()])
+    corrections = np.array([math.sqrt(1 - opt.beta2**t) for t in steps.tolist()])
+    step_sizes, corrections = step_sizes.astype(dtype), corrections.astype(dtype)
     b1w, lerp_low, b2, b2_keep, eps, wd, decay_keep, _, _, tiny = first
     return (
         step_sizes,

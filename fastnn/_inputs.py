@@ -68,12 +68,14 @@ def features(x, n_features, dtype, name="x", scale=None):
     if scale is not None and (
         scale > 1 or array.dtype.itemsize > dtype.itemsize and array.dtype.kind == "f"
     ):
+        # the gather narrows each value to the model's dtype, then scales it
         low, high = value_range(array)
-        largest = max(abs(float(low)), abs(float(high))) * scale
-        if largest > float(np.finfo(dtype).max):
+        raw = max(abs(float(low)), abs(float(high)))
+        limit = float(np.finfo(dtype).max)
+        if raw > limit or raw * scale > limit:
             raise ValueError(
-                f"{name}: values up to {largest:.3g} (after input_scale) overflow "
-                f"the model's {dtype}"
+                f"{name}: values up to {raw:.3g} (times input_scale {scale:g}) "
+                f"overflow the model's {dtype}"
             )
     return array
 
@@ -176,9 +178,18 @@ def sample_weights(sample_weight, class_weight, y, n_classes, dtype, target_kind
     low, _ = value_range(weights)
     if low < 0:
         raise ValueError(f"sample_weight: weights must be >= 0, found {low}")
-    if not weights.any():
-        raise ValueError("sample_weight: all weights are 0; nothing to learn from")
-    return weights.astype(dtype)
+    with np.errstate(over="ignore"):  # overflow is reported just below
+        cast = weights.astype(dtype)
+    if count_nonfinite(cast):
+        raise ValueError(
+            f"sample_weight: weights beyond the range of {np.dtype(dtype)}"
+        )
+    if not cast.any():
+        raise ValueError(
+            "sample_weight: all weights are 0 (or too small for "
+            f"{np.dtype(dtype)}); nothing to learn from"
+        )
+    return cast
 
 
 def _class_weights(class_weight, y, n_classes):

@@ -40,7 +40,9 @@ def fit(
     ):
         raise ValueError(f"epochs: expected an int >= 0, got {epochs!r}")
     x, y = model._check_xy(x, y)
-    weights = model._check_weights(sample_weight, class_weight, y)
+    # sample weights are checked against all rows, class weights (and the
+    # "all zero" test) against the rows that train, after any split
+    weights = model._check_weights(sample_weight, None, y)
     if not 0 <= validation_split < 1:
         raise ValueError(
             f"validation_split: must be in [0, 1), got {validation_split!r}"
@@ -65,6 +67,8 @@ def fit(
         validation_data = model._check_xy(
             *validation_data, "validation x", "validation y"
         )
+    if weights is not None or class_weight is not None:
+        weights = model._check_weights(weights, class_weight, y)
     batch = _inputs.batch_size(batch_size, len(x))
     verbose = _check_verbose(verbose)
     callbacks = as_hooks(callbacks)
@@ -179,8 +183,9 @@ def _train_epoch(
         compiled = _compiled_epoch.CompiledSteps(
             model, x_dev, y_dev, order, batch, epoch, track_accuracy
         )
-    # compiled runs return to Python about every 0.1 s for the progress bar
-    chunk, k = (8 if show_bar else full), 0
+    # compiled runs return to Python about every 0.1 s: for the progress bar,
+    # and so that Ctrl-C (handled only in Python) stops training promptly
+    chunk, k = 8, 0
     with bar:
         while k < steps:
             if compiled is not None and k < full:
@@ -194,10 +199,10 @@ def _train_epoch(
                     cause = "loss" if status == 1 else "update"
                     raise diverged(cause, loss, epoch, done, history)
                 k = done
-                if show_bar:
+                if show_bar and total:
                     bar.set_postfix(loss=f"{loss_sum / total:.4f}", refresh=False)
-                    spent = max(time.perf_counter() - began, 1e-6)
-                    chunk = max(1, min(4 * chunk, int(chunk * 0.1 / spent)))
+                spent = max(time.perf_counter() - began, 1e-6)
+                chunk = max(1, min(4 * chunk, int(chunk * 0.1 / spent)))
                 continue
             lo, hi = k * batch, min(n, (k + 1) * batch)
             bufs = model._train_buffers(hi - lo)
@@ -217,7 +222,7 @@ def _train_epoch(
             loss_sum += loss * count
             total += count
             bar.update(1)
-            if show_bar and k % 50 == 49:
+            if show_bar and k % 50 == 49 and total:
                 bar.set_postfix(loss=f"{loss_sum / total:.4f}", refresh=False)
             k += 1
     be.synchronize()

@@ -82,7 +82,7 @@ def test_values_that_overflow_the_model_dtype_are_refused(rng):
     x[2, 3] = 1e39  # finite in float64, inf in float32
     with pytest.raises(ValueError, match="overflow the model's float32"):
         model().predict(x)
-    with pytest.raises(ValueError, match="after input_scale"):
+    with pytest.raises(ValueError, match="times input_scale"):
         model(1e38).predict(np.full((2, 12), 10, np.uint8))
     nan = np.zeros((2, 12))
     nan[0, 0] = np.nan
@@ -129,3 +129,11 @@ def test_mnist_uint8_is_the_raw_pixels_of_the_float32_images(mnist_dir):
     np.testing.assert_array_equal(x8[:500] / np.float32(255.0), x32[:500])
     with pytest.raises(ValueError, match="dtype: expected 'float32' or 'uint8'"):
         fnn.datasets.load_mnist(mnist_dir, dtype="float16")
+
+
+def test_float64_beyond_float32_is_refused_even_when_scaled_down():
+    """Each value is narrowed to float32 before it is scaled: 1e39 would be
+    inf whatever the scale."""
+    x = np.full((1, 12), 1e39)
+    with pytest.raises(ValueError, match="overflow the model's float32"):
+        model(1e-3).predict(x)

@@ -148,3 +148,34 @@ def test_the_compiled_path_is_taken_for_plain_stacks_only(rng):
     mse = net("sgd").compile(fnn.SGD(lr=0.1), "mse")
     mse.build(0)
     assert not _compiled_epoch.plan(mse, None)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw-cosine"])
+def test_float64_adam_over_many_steps_matches_the_step_path(
+    rng, monkeypatch, optimizer
+):
+    """Bias corrections are computed as the step path computes them (a
+    vectorised power differed in the last bit, which float64 keeps)."""
+    x = rng.standard_normal((40, 10))
+    y = rng.integers(0, 4, 40)
+    fast, slow, h_fast, h_slow = both_paths(
+        monkeypatch,
+        lambda: net(optimizer, "float64"),
+        lambda m: m.fit(x, y, epochs=10, batch_size=2, seed=0, verbose=0),
+    )
+    assert_same(fast, slow, h_fast, h_slow)
+
+
+def test_compiled_runs_return_to_python_often(rng, monkeypatch):
+    """Even without a progress bar, so that Ctrl-C stops training promptly."""
+    calls = []
+    original = _compiled_epoch.CompiledSteps.run
+
+    def counting(self, start, stop, loss_sum):
+        calls.append(stop - start)
+        return original(self, start, stop, loss_sum)
+
+    monkeypatch.setattr(_compiled_epoch.CompiledSteps, "run", counting)
+    x = rng.standard_normal((400, 10)).astype(np.float32)
+    net("sgd").fit(x, rng.integers(0, 4, 400), epochs=1, batch_size=4, verbose=0)
+    assert calls[0] == 8 and sum(calls) == 100 and len(calls) > 1

@@ -181,3 +181,64 @@ def test_class_weight_needs_class_labels(rng):
     x, _ = data(rng)
     with pytest.raises(ValueError, match="class_weight: needs integer class labels"):
         model("mse").fit(x, rng.random((30, 3)), verbose=0, class_weight={0: 2.0})
+
+
+def test_balanced_class_weight_counts_the_training_rows_only(rng):
+    """With validation_split, 'balanced' weighs the classes of the rows that
+    train (scikit-learn computes it on the data fit sees)."""
+    x, _ = data(rng, n=40)
+    y = np.array([0] * 6 + [1] * 2 + [2] * 22 + [0] * 10)  # last 10: validation
+    split, manual = model(), model()
+    split.fit(
+        x,
+        y,
+        epochs=1,
+        batch_size=8,
+        seed=0,
+        verbose=0,
+        class_weight="balanced",
+        validation_split=0.25,
+    )
+    manual.fit(
+        x[:30],
+        y[:30],
+        epochs=1,
+        batch_size=8,
+        seed=0,
+        verbose=0,
+        class_weight="balanced",
+    )
+    np.testing.assert_array_equal(split.get_weights(), manual.get_weights())
+
+
+def test_weights_that_vanish_in_the_training_rows_are_refused(rng):
+    x, y = data(rng, n=40)
+    w = np.r_[np.zeros(30), np.ones(10)]  # only the held-out rows weigh
+    with pytest.raises(ValueError, match="all weights are 0"):
+        model().fit(x, y, verbose=0, sample_weight=w, validation_split=0.25)
+
+
+def test_weights_are_checked_in_the_model_dtype(rng):
+    x, y = data(rng)
+    net = fnn.Sequential([fnn.Dense(5, 3)], seed=0).compile(fnn.SGD(lr=0.1))
+    with pytest.raises(ValueError, match="too small for float32"):
+        net.evaluate(x.astype(np.float32), y, sample_weight=np.full(30, 1e-50))
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        net.fit(x, y, verbose=0, sample_weight=np.full(30, 1e39))
+
+
+def test_a_batch_of_zero_weights_with_the_progress_bar_shown(rng, monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    x, y = data(rng, n=120)
+    w = np.r_[np.zeros(110), np.ones(10)]
+    history = model().fit(
+        x, y, epochs=1, batch_size=2, shuffle=False, verbose=1, sample_weight=w
+    )
+    assert np.isfinite(history["loss"]).all()

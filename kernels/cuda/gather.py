@@ -1,7 +1,6 @@
 """Reading input rows into the model's dtype (CUDA), as ``kernels/cpu/gather``:
-``out = source * scale`` with ``scale`` already of out's dtype, grid-stride over
-out. (The product of a float32 and an integer up to 2**24 is exact in float64,
-so it rounds to what the CPU's float32 product gives.)"""
+each value is first stored in out's dtype, then multiplied by ``scale`` (of
+out's dtype) there, so the rounding is the CPU's: narrow, then scale."""
 
 import numpy as np
 from numba import cuda
@@ -15,7 +14,8 @@ def _gather(source, indices, out, scale):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for idx in range(start, rows * width, stride):
         k, j = idx // width, idx % width
-        out[k, j] = source[indices[k], j] * scale
+        out[k, j] = source[indices[k], j]  # narrowed by the store
+        out[k, j] = out[k, j] * scale
 
 
 @cuda.jit
@@ -24,7 +24,8 @@ def _convert(source, out, scale):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for idx in range(start, rows * width, stride):
         k, j = idx // width, idx % width
-        out[k, j] = source[k, j] * scale
+        out[k, j] = source[k, j]
+        out[k, j] = out[k, j] * scale
 
 
 def gather_rows(source, indices, out, scale):

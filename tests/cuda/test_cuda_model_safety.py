@@ -152,3 +152,21 @@ def test_uint8_inputs_with_input_scale_on_the_gpu_match_the_cpu(rng):
     np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=1e-4)
     np.testing.assert_allclose(gpu_out, cpu_out, rtol=1e-4, atol=1e-5)
     assert gpu_eval == pytest.approx(cpu_eval, rel=1e-4)
+
+
+def test_float64_inputs_are_narrowed_then_scaled_as_on_the_cpu(rng):
+    """The gather rounds each value to float32, then scales it in float32,
+    on both targets (a float64 product rounded once differed)."""
+    from fastnn.kernels import cuda as kcuda
+    from fastnn.kernels.cpu.gather import gather_rows
+
+    source = rng.standard_normal((50, 20)) * 1e3
+    order = rng.permutation(50)[:30]
+    cpu_out = np.empty((30, 20), np.float32)
+    gather_rows(source, order, cpu_out, 1 / 255)
+    gpu_out = to_dev(np.empty((30, 20), np.float32))[0]
+    kcuda.gather.gather_rows(*to_dev(source, order), gpu_out, 1 / 255)
+    np.testing.assert_array_equal(host(gpu_out), cpu_out)
+    converted = to_dev(np.empty((30, 20), np.float32))[0]
+    kcuda.gather.convert_rows(to_dev(source[order])[0], converted, 1 / 255)
+    np.testing.assert_array_equal(host(converted), cpu_out)
