@@ -53,7 +53,8 @@ def features(x, n_features, dtype, name="x", scale=None):
             f"{name}: has {array.shape[1]} features per sample but the model expects "
             f"{n_features}"
         )
-    dtype = np.dtype(dtype)
+    if not isinstance(dtype, np.dtype):
+        dtype = np.dtype(dtype)
     code = array.dtype.char
     if code == "?" and scale is not None:
         array = np.ascontiguousarray(array).view(np.uint8)

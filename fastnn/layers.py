@@ -11,6 +11,7 @@ their gradients are views into the model's flat buffers, bound by
 import numpy as np
 
 from fastnn import initializers
+from fastnn._hyperparams import real
 from fastnn.kernels import ACTIVATIONS
 
 
@@ -90,8 +91,7 @@ class Dense(Layer):
             raise ValueError(
                 f"activation: unknown {activation!r}; expected None or one of {ACTIVATIONS}"
             )
-        if negative_slope < 0:
-            raise ValueError(f"negative_slope: must be >= 0, got {negative_slope!r}")
+        negative_slope = real("negative_slope", negative_slope, low=0)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.activation = activation
@@ -175,9 +175,7 @@ class LeakyReLU(Activation):
     kernel_name = "leaky_relu"
 
     def __init__(self, negative_slope=0.01):
-        if negative_slope < 0:
-            raise ValueError(f"negative_slope: must be >= 0, got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = real("negative_slope", negative_slope, low=0)
 
     def get_config(self):
         return dict(negative_slope=self.negative_slope)
@@ -213,8 +211,7 @@ class Dropout(Layer):
     bound_attributes = ("noise",)
 
     def __init__(self, p=0.5):
-        if not 0 <= p < 1:
-            raise ValueError(f"p: must be in [0, 1), got {p!r}")
+        p = real("p", p, low=0, high=1, high_open=True)
         self.p = float(p)
         self.noise = None  # set by the model before each training forward
 

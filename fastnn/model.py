@@ -404,7 +404,9 @@ class Sequential:
         ``sample_weight``/``class_weight`` as in ``fit``."""
         self._require_compiled()
         x, y = self._check_xy(x, y)
-        weights = self._check_weights(sample_weight, class_weight, y)
+        weights = None
+        if sample_weight is not None or class_weight is not None:
+            weights = self._check_weights(sample_weight, class_weight, y)
         with self._training:
             self._ensure_built(seed)
             bufs = self._train_buffers(len(x))

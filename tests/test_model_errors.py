@@ -208,3 +208,19 @@ def test_source_tree_is_importable_without_an_install(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "(1, 2)"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: fnn.Dense(2, 2, negative_slope=float("nan")),
+        lambda: fnn.Dense(2, 2, negative_slope=-0.1),
+        lambda: fnn.LeakyReLU(float("inf")),
+        lambda: fnn.Dropout(float("nan")),
+        lambda: fnn.Dropout(1.0),
+        lambda: fnn.Dropout("0.5"),
+    ],
+)
+def test_layer_hyperparameters_must_be_finite_and_in_range(make):
+    with pytest.raises((ValueError, TypeError), match="negative_slope|p:"):
+        make()
