@@ -232,6 +232,46 @@ def train_step_contenders(sizes, batch, include_numpy=True, floor=False):
     return contenders
 
 
+def fit_epoch_contenders(sizes, batch, steps):
+    """{name: callable running one shuffled epoch of ``steps`` mini-batches}, as
+    users write them: fastnn's ``fit``, PyTorch's randperm + index + step loop,
+    NumPy's permutation loop (the data start as float32 arrays in memory)."""
+    rng = np.random.default_rng(3)
+    n = batch * steps
+    x = rng.random((n, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], n)
+    model = make_fastnn(sizes)
+    contenders = {
+        "fastnn": lambda: model.fit(x, y, epochs=1, batch_size=batch, verbose=0)
+    }
+    if torch_available():
+        import torch
+
+        tmodel, topt = make_torch(sizes)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def torch_epoch():
+            order = torch.randperm(n)
+            for lo in range(0, n, batch):
+                idx = order[lo : lo + batch]
+                topt.zero_grad(set_to_none=True)
+                loss_fn(tmodel(tx[idx]), ty[idx]).backward()
+                topt.step()
+
+        contenders["pytorch"] = torch_epoch
+    npm = NumpyMLP(sizes)
+
+    def numpy_epoch():
+        order = rng.permutation(n)
+        for lo in range(0, n, batch):
+            idx = order[lo : lo + batch]
+            npm.train_step(x[idx], y[idx])
+
+    contenders["numpy"] = numpy_epoch
+    return contenders
+
+
 def inference_contenders(sizes, floor=False):
     x = np.random.default_rng(2).random((1, sizes[0]), dtype=np.float32)
     model = make_fastnn(sizes)
@@ -591,7 +631,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None, help="MNIST directory")
     parser.add_argument(
         "--cases",
-        default="kernels,1,2,3,4,5,6,startup",
+        default="kernels,1,2,3,4,7,8,5,6,startup",
         help="comma-separated subset of cases to run (default: all)",
     )
     parser.add_argument("--mnist-worker", help=argparse.SUPPRESS)
@@ -652,6 +692,17 @@ def main(argv=None):
             "gflops": {k: flops / v / 1e9 for k, v in times.items()},
         }
 
+    for key, title, sizes, batch, steps in [
+        ("7_fit_small", "case 7: fit epoch 32-64-64-10, batch 32", SMALL, 32, 200),
+        ("8_fit_b128", "case 8: fit epoch 784-512-512-10, batch 128", BIG, 128, 20),
+    ]:
+        if key[0] not in cases:
+            continue
+        epochs = interleaved(fit_epoch_contenders(sizes, batch, steps), rounds, 1)
+        times = {name: t / steps for name, t in epochs.items()}  # per step
+        print_case(title + " (time per step)", times)
+        results["cases"][key] = {"seconds": times}
+
     if "4" in cases:
         contenders = inference_contenders(BIG, floor=True)
         times = interleaved(contenders, rounds, 500)
@@ -706,6 +757,8 @@ def markdown_table(results):
         "2_train_b1024": "2. train step 784-512-512-10, b1024",
         "3_train_small": "3. train step 32-64-64-10, b32",
         "4_infer_b1": "4. inference latency, batch 1",
+        "7_fit_small": "7. fit, per step, 32-64-64-10, b32",
+        "8_fit_b128": "8. fit, per step, 784-512-512-10, b128",
     }
     cases = results["cases"]
     for key, title in titles.items():

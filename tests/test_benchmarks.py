@@ -67,7 +67,15 @@ def test_compare_script_quick_cases(tmp_path, capsys):
     table = tmp_path / "table.md"
     assert (
         compare.main(
-            ["--quick", "--cases", "3,4", "--json", str(out), "--markdown", str(table)]
+            [
+                "--quick",
+                "--cases",
+                "3,4,7",
+                "--json",
+                str(out),
+                "--markdown",
+                str(table),
+            ]
         )
         == 0
     )
@@ -75,6 +83,8 @@ def test_compare_script_quick_cases(tmp_path, capsys):
     assert "| 3. train step 32-64-64-10, b32 |" in table.read_text()
     assert results["cases"]["3_train_small"]["seconds"]["fastnn"] > 0
     assert "numpy" in results["cases"]["4_infer_b1"]["seconds"]
+    assert "| 7. fit, per step, 32-64-64-10, b32 |" in table.read_text()
+    assert results["cases"]["7_fit_small"]["seconds"]["numpy"] > 0
     text = capsys.readouterr().out
     assert "case 3" in text and "fastnn/numpy" in text
 
