@@ -1,7 +1,9 @@
 """Per-call cost of the model API's safety machinery, side by side.
 
-Times a 784-512-512-10 training step at batch 128 (``train_on_batch``) and
-batch-1 inference (``predict``) in this checkout, and, with ``--compare-with
+Times a 784-512-512-10 training step at batch 128 (``train_on_batch``),
+batch-1 inference (``predict``), and on a 32-64-64-10 network at batch 32 a
+step of ``train_on_batch`` and a step of a whole ``fit`` epoch, in this
+checkout, and, with ``--compare-with
 DIR``, in another fastnn installed into DIR (``pip install --no-deps --target
 DIR <checkout>``), alternating worker processes so both see the same machine
 state. ``--threads`` also compares 4 threads predicting on one shared model
@@ -25,14 +27,17 @@ import numpy as np
 SIZES = (784, 512, 512, 10)
 
 
-def _model():
+SMALL = (32, 64, 64, 10)
+
+
+def _model(sizes=SIZES):
     import fastnn as fnn
 
     layers = [
-        fnn.Dense(SIZES[i], SIZES[i + 1], activation="relu")
-        for i in range(len(SIZES) - 2)
+        fnn.Dense(sizes[i], sizes[i + 1], activation="relu")
+        for i in range(len(sizes) - 2)
     ]
-    layers.append(fnn.Dense(SIZES[-2], SIZES[-1]))
+    layers.append(fnn.Dense(sizes[-2], sizes[-1]))
     model = fnn.Sequential(layers, seed=0)
     return model.compile(fnn.SGD(lr=0.01, momentum=0.9), "cross_entropy")
 
@@ -80,6 +85,14 @@ def worker(with_threads):
         "step_b128_us": _median_us(lambda: model.train_on_batch(x128, y128), 20, 15),
         "predict_b1_us": _median_us(lambda: model.predict(x1), 500, 15),
     }
+    small = _model(SMALL)
+    xs = rng.standard_normal((32 * 200, SMALL[0])).astype(np.float32)
+    ys = rng.integers(0, SMALL[-1], len(xs))
+    result["small_train_on_batch_us"] = _median_us(
+        lambda: small.train_on_batch(xs[:32], ys[:32]), 200, 15
+    )
+    epoch = lambda: small.fit(xs, ys, epochs=1, batch_size=32, verbose=0)  # noqa: E731
+    result["small_fit_per_step_us"] = _median_us(epoch, 1, 9) / 200
     if with_threads:
         x64 = x128[:64].copy()
         result["threads4_predict_b64_calls_per_s"] = _threaded_calls_per_s(
