@@ -42,7 +42,7 @@ class CPUBackend:
     def gather_inputs(self, source, indices, out, scale):
         """Input rows by index into the model's dtype, times ``scale``."""
         if source.dtype == out.dtype and scale == 1.0:
-            np.take(source, indices, axis=0, out=out, mode="clip")
+            self.take_rows(source, indices, out)
         else:
             gather_rows(source, indices, out, scale)
 

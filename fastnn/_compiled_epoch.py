@@ -5,13 +5,12 @@ other steps (a shorter last batch, other models) one by one; both paths use
 the same kernels in the same order, so training is bit for bit the same.
 """
 
-import math
-
 import numpy as np
 
 from fastnn import optimizers
 from fastnn.kernels import _scalar
 from fastnn.kernels.cpu import epoch as epoch_kernels
+from fastnn.kernels.cpu.optim import largest_finite
 from fastnn.losses import CrossEntropy
 
 
@@ -44,7 +43,7 @@ class CompiledSteps:
         x, y, order, scale = self.common
         xbuf, ybuf = self.bufs
         dtype = model.dtype
-        largest = np.finfo(dtype).max
+        largest = largest_finite(dtype)
         if type(opt) is optimizers.SGD:
             lr, momentum, damp_keep, wd, tiny = _scalar.sgd_scalars(
                 dtype, self.lr, opt.momentum, opt.dampening, opt.weight_decay
@@ -70,22 +69,22 @@ class CompiledSteps:
 
 
 def _adam_scalars(opt, dtype, lr, steps):
-    """Per-step bias corrections (arrays) and the constant scalars, as
-    ``_scalar.adam_scalars`` computes them for each step."""
+    """Per-step bias corrections (arrays) and the constant scalars, each as
+    ``_scalar.adam_scalars`` computes it for that step (in Python floats: a
+    vectorised NumPy power can differ in the last bit, which float64 keeps)."""
     first = _scalar.adam_scalars(
         dtype, int(steps[0]), lr, opt.beta1, opt.beta2, opt.eps, opt.weight_decay
     )
-    cast = np.dtype(dtype).type
-    # Python float arithmetic, as _scalar.adam_scalars: NumPy's vectorised
-    # power can differ from it in the last bit, which float64 models keep
-    step_sizes = np.array([lr / (1 - opt.beta1**t) for t in steps.tolist()])
-    corrections = np.array([math.sqrt(1 - opt.beta2**t) for t in steps.tolist()])
-    step_sizes, corrections = step_sizes.astype(dtype), corrections.astype(dtype)
+    per_step = [
+        _scalar.adam_bias_corrections(t, lr, opt.beta1, opt.beta2)
+        for t in steps.tolist()
+    ]
+    pairs = np.array(per_step)  # (steps, 2), float64
     b1w, lerp_low, b2, b2_keep, eps, wd, decay_keep, _, _, tiny = first
     return (
-        step_sizes,
-        corrections,
-        (b1w, lerp_low, b2, b2_keep, eps, wd, decay_keep, cast(tiny)),
+        pairs[:, 0].astype(dtype),
+        pairs[:, 1].astype(dtype),
+        (b1w, lerp_low, b2, b2_keep, eps, wd, decay_keep, tiny),
     )
 
 

@@ -35,7 +35,6 @@ from fastnn.layers import Dense, DenseWithActivation, Layer, fuse
 from fastnn.layers import from_config as layer_from_config
 from fastnn.losses import CrossEntropy
 
-DTYPES = _model_state.DTYPES
 METRICS = ("accuracy",)
 
 

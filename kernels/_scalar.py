@@ -143,11 +143,18 @@ def sgd_scalars(dtype, lr, momentum, dampening, weight_decay):
     )
 
 
+def adam_bias_corrections(step, lr, beta1, beta2):
+    """(lr / (1 - beta1**step), sqrt(1 - beta2**step)) as Python floats: the
+    step size and second-moment correction of Adam's step ``step``."""
+    return lr / (1 - beta1**step), math.sqrt(1 - beta2**step)
+
+
 def adam_scalars(dtype, step, lr, beta1, beta2, eps, weight_decay):
     """Host-side: the Adam kernels' scalars after bias correction, in the order
     ``adam_element`` takes them from ``beta1_weight`` on (``decoupled`` aside)."""
     cast = np.dtype(dtype).type
     beta1_weight = 1 - beta1
+    step_size, correction = adam_bias_corrections(step, lr, beta1, beta2)
     return (
         cast(beta1_weight),
         abs(beta1_weight) < 0.5,
@@ -156,7 +163,7 @@ def adam_scalars(dtype, step, lr, beta1, beta2, eps, weight_decay):
         cast(eps),
         cast(weight_decay),
         cast(1 - lr * weight_decay),
-        cast(lr / (1 - beta1**step)),
-        cast(math.sqrt(1 - beta2**step)),
+        cast(step_size),
+        cast(correction),
         SMALLEST_NORMAL[np.dtype(dtype)],
     )

@@ -239,3 +239,16 @@ def test_subclasses_copy_with_their_own_attributes(rng, how):
 def test_from_config_reports_malformed_configs_clearly(config):
     with pytest.raises(ValueError):
         fnn.Sequential.from_config(config)
+
+
+def test_the_copy_machinery_knows_every_attribute_a_model_sets(rng):
+    """Attributes outside MODEL_ATTRIBUTES are carried into copies as they are
+    (a subclass's own); one of Sequential's own missing from the list would
+    make copies share it (a workspace pool, a lock)."""
+    from fastnn import _model_state
+
+    x, y = data(rng)
+    model = model_with(fnn.SGD(lr=0.1, momentum=0.9), dropout=True)
+    model.fit(x, y, epochs=1, verbose=0, seed=0)
+    model.predict(x)
+    assert set(vars(model)) == _model_state.MODEL_ATTRIBUTES

@@ -110,7 +110,7 @@ def sgd_update(
         nesterov,
         tiny,
         bool(guard),
-        _largest(param.dtype),
+        largest_finite(param.dtype),
     )
 
 
@@ -189,15 +189,18 @@ def adam_update(
         param.dtype, step, lr, beta1, beta2, eps, weight_decay
     )
     return _adam_update(
-        param, grad, m, v, decoupled, *scalars, bool(guard), _largest(param.dtype)
+        param, grad, m, v, decoupled, *scalars, bool(guard), largest_finite(param.dtype)
     )
 
 
-def _largest(dtype, _cache={}):  # noqa: B006 - a deliberate per-dtype cache
-    """np.finfo(dtype).max, cached: np.finfo costs ~0.2 us per optimizer step."""
-    value = _cache.get(dtype)
+_LARGEST = {}
+
+
+def largest_finite(dtype):
+    """np.finfo(dtype).max, cached: np.finfo costs ~0.2 us per optimizer step.
+    Of the buffer's dtype: a float64 bound would widen every comparison in the
+    guarded loop (measured: SGD's pass 14% slower)."""
+    value = _LARGEST.get(dtype)
     if value is None:
-        # of the buffer's dtype: a float64 bound would widen every comparison
-        # in the guarded loop (measured: SGD's pass 14% slower)
-        value = _cache[dtype] = np.finfo(dtype).max
+        value = _LARGEST[dtype] = np.finfo(dtype).max
     return value
