@@ -7,9 +7,11 @@ into a preallocated device buffer.
 """
 
 import numpy as np
-from numba import cuda
 
 from fastnn.kernels import cuda as cuda_kernels
+from fastnn.kernels._cuda_api import cuda_module
+
+cuda = cuda_module()
 
 
 class CUDABackend:
@@ -71,4 +73,6 @@ class CUDABackend:
         out.copy_to_device(host)
 
     def synchronize(self):
-        cuda.synchronize()
+        # the default stream, not the device: a device synchronisation
+        # fails while another thread captures a CUDA graph
+        cuda.default_stream().synchronize()

@@ -42,6 +42,8 @@ MODEL_ATTRIBUTES = frozenset(
         "_stack_params",
         "_layout",
         "_train_ws",
+        "_graph_program",
+        "_graph_report",
         "_infer_pool",
         "_training",
         "_build_lock",

@@ -343,12 +343,11 @@ def info_lines():
     lines.append(f"kernel cache: {kernels.cache_dir() or 'disabled'}")
     reason = kernels.cuda_unavailable_reason()
     if reason is None:
-        from numba import cuda
+        from fastnn.kernels import _cuda_api
 
-        dev = cuda.get_current_device()
-        lines.append(
-            f"CUDA: available ({dev.name.decode() if isinstance(dev.name, bytes) else dev.name})"
-        )
+        dev = _cuda_api.cuda_module().get_current_device()
+        name = dev.name.decode() if isinstance(dev.name, bytes) else dev.name
+        lines.append(f"CUDA: available ({name}; kernels by {_cuda_api.package()})")
     else:
         lines.append(f"CUDA: unavailable ({reason})")
     return lines

@@ -98,6 +98,8 @@ class Sequential:
         locks (a copy gets fresh ones)."""
         self._layout = self._layout_key()
         self._train_ws = None
+        self._graph_program = None  # the GPU's recorded training step
+        self._graph_report = {}  # whether GPU work ran as CUDA graphs, and why not
         self._infer_pool = WorkspacePool()
         self._training = TrainingGuard()
         self._build_lock = threading.Lock()
@@ -110,6 +112,7 @@ class Sequential:
     def _reset_workspaces(self):
         self._layout = self._layout_key()
         self._train_ws = None
+        self._graph_program = None
         self._infer_pool.clear()
 
     # ----------------------------------------------------------- parameters
@@ -562,25 +565,33 @@ class Sequential:
         """
         x = self._check_x(x)
         self._ensure_built()
-        be = self._backend
         n = len(x)
         batch = _inputs.batch_size(batch_size, n)
         ws = self._infer_pool.acquire(self, batch)
         try:
             if n == batch:  # one chunk, the serving case: fewest Python steps
-                bufs = ws.rows(n)
-                self._infer(bufs, x)
-                # a copy: the workspace serves the next call
-                return np.array(be.to_host(bufs.acts[-1]))
+                out = self._predict_rows(ws, x)
+                # a view of the workspace is copied: it serves the next call
+                return out.copy() if out.base is not None else out
             result = np.empty((n, self.out_features), self.dtype)
             for lo in range(0, n, batch):
                 hi = min(n, lo + batch)
-                bufs = ws.rows(hi - lo)
-                self._infer(bufs, x[lo:hi])
-                result[lo:hi] = be.to_host(bufs.acts[-1])
+                result[lo:hi] = self._predict_rows(ws, x[lo:hi])
         finally:
             self._infer_pool.release(self, ws)
         return result
+
+    def _predict_rows(self, ws, x_rows):
+        """Outputs for checked rows on the host (a view of the workspace on
+        the CPU); on the GPU through a recorded forward pass."""
+        if self._backend.name == "cuda":
+            from fastnn import _cuda_graphs
+
+            if _cuda_graphs.enabled():
+                return _cuda_graphs.forward_graph(self, ws, len(x_rows))(x_rows)
+        bufs = ws.rows(len(x_rows))
+        self._infer(bufs, x_rows)
+        return self._backend.to_host(bufs.acts[-1])
 
     # ------------------------------------------------------------- display
     def summary(self):

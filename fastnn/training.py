@@ -183,6 +183,13 @@ def _train_epoch(
         compiled = _compiled_epoch.CompiledSteps(
             model, x_dev, y_dev, order, batch, epoch, track_accuracy
         )
+    elif be.name == "cuda" and full:
+        from fastnn import _cuda_graphs  # imports the CUDA kernels
+
+        if _cuda_graphs.plan(model, weights):
+            compiled = _cuda_graphs.GraphSteps(
+                model, x_dev, y_dev, order, batch, epoch, track_accuracy
+            )
     # compiled runs return to Python about every 0.1 s: for the progress bar,
     # and so that Ctrl-C (handled only in Python) stops training promptly
     chunk, k = 8, 0

@@ -21,9 +21,8 @@ LABEL_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 
 def is_numba_device_array(a):
     """A Numba device array, including the CUDA simulator's (which, unlike a
-    real one, has no ``__cuda_array_interface__``). Never imports numba.cuda."""
-    cuda = sys.modules.get("numba.cuda")
-    if cuda is None:
+    real one, has no ``__cuda_array_interface__``). Never imports a CUDA package."""
+    if "numba.cuda" not in sys.modules and "numba_cuda_mlir" not in sys.modules:
         return False
     return type(a).__name__ in ("DeviceNDArray", "FakeCUDAArray", "MappedNDArray")
 

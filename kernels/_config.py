@@ -43,6 +43,17 @@ CUDA_GEMM_TILE = int(os.environ.get("FASTNN_CUDA_GEMM_TILE", "16"))
 #: numba.cuda tiled GEMM otherwise. ``FASTNN_CUDA_GEMM=numba`` forces the latter.
 CUDA_GEMM_BACKEND = os.environ.get("FASTNN_CUDA_GEMM", "auto")
 
+#: Which Numba CUDA package compiles the kernels: ``auto`` prefers
+#: ``numba-cuda-mlir`` (the maintained successor) when it is installed and the
+#: simulator is off, else ``numba-cuda``; ``numba-cuda`` or ``numba-cuda-mlir``
+#: force one. Resolved once, at first use, by ``kernels/_cuda_api.py``.
+CUDA_PACKAGE = os.environ.get("FASTNN_CUDA_PACKAGE", "auto")
+
+#: Capture the GPU training step and inference chunks as CUDA graphs (one
+#: launch per step instead of one per kernel) when CuPy is installed:
+#: ``auto`` (the default) or ``off``.
+CUDA_GRAPHS = os.environ.get("FASTNN_CUDA_GRAPHS", "auto")
+
 
 def flags_fingerprint():
     """The flags that change generated code, as a string for cache keys."""

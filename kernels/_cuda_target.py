@@ -5,10 +5,12 @@ _module = None
 
 def unavailable_reason():
     """Why the CUDA target cannot run here, or None when it can."""
+    from . import _cuda_api
+
     try:
-        from numba import cuda
-    except ImportError as exc:  # pragma: no cover - numba is a dependency
-        return f"numba is not importable ({exc})"
+        cuda = _cuda_api.cuda_module()
+    except ImportError as exc:
+        return f"no Numba CUDA package is importable ({exc}); install the cuda extra"
     try:
         available = cuda.is_available()
     except Exception as exc:  # driver problems surface as various errors

@@ -1,22 +1,61 @@
 """Launch helpers shared by the CUDA kernels: grid sizes and device views."""
 
+import contextlib
 import math
 import threading
 
 import numpy as np
-from numba import cuda
 
 from .. import _config
 from .._checks import is_numba_device_array
+from .._cuda_api import cuda_module
+
+cuda = cuda_module()
 
 #: Cap on blocks per launch; kernels use grid-stride loops, so any grid is correct.
 MAX_BLOCKS = 65535
 
 
+# per thread: the stream kernels launch on (see on_stream)
+_launch_streams = threading.local()
+
+
+def launch_stream():
+    """The stream this thread's kernels launch on: 0 (the default stream)
+    unless inside :func:`on_stream`."""
+    return getattr(_launch_streams, "numba", 0)
+
+
+@contextlib.contextmanager
+def on_stream(numba_stream, cupy_stream=None):
+    """Launch this thread's kernels on ``numba_stream`` (and CuPy's cuBLAS
+    calls on ``cupy_stream``, the same CUDA stream) inside the block: how a
+    step is captured into a CUDA graph or replayed eagerly in stream order."""
+    previous = launch_stream(), launch_stream_ptr()
+    _launch_streams.numba = numba_stream
+    _launch_streams.ptr = 0 if cupy_stream is None else cupy_stream.ptr
+    try:
+        if cupy_stream is None:
+            yield
+        else:
+            with cupy_stream:
+                yield
+    finally:
+        _launch_streams.numba, _launch_streams.ptr = previous
+
+
+def launch_stream_ptr():
+    """The CUDA handle of :func:`launch_stream` (0: the default stream), for
+    library calls (cuBLAS)."""
+    return getattr(_launch_streams, "ptr", 0)
+
+
 def grid_1d(n):
-    """(blocks, threads) covering n elements with the configured block size."""
+    """(blocks, threads, stream): a launch configuration covering n elements
+    with the configured block size, on this thread's launch stream."""
     threads = _config.CUDA_THREADS_PER_BLOCK
-    return max(1, min(MAX_BLOCKS, math.ceil(n / threads))), threads
+    blocks = max(1, min(MAX_BLOCKS, math.ceil(n / threads)))
+    return blocks, threads, launch_stream()
 
 
 def as_device(a):
@@ -66,5 +105,5 @@ def accumulator(dtype, size):
     if key not in accumulators:
         accumulators[key] = cuda.device_array(size, dtype=key[0])
     acc = accumulators[key]
-    _zero[1, 32](acc)
+    _zero[1, 32, launch_stream()](acc)
     return acc

@@ -4,11 +4,12 @@ output y = act(z) (see the table there)."""
 
 import math
 
-from numba import cuda
-
 from .. import _scalar
+from .._cuda_api import cuda_module
 from .._scalar import ACTIVATION_CODES, IDENTITY
 from ._launch import as_device, flat, grid_1d
+
+cuda = cuda_module()
 
 activate = cuda.jit(device=True)(_scalar.activate)
 activate_grad = cuda.jit(device=True)(_scalar.activate_grad)

@@ -1,8 +1,9 @@
 """Inverted dropout from caller-supplied uniform noise (CUDA); see the CPU module."""
 
-from numba import cuda
-
+from .._cuda_api import cuda_module
 from ._launch import as_device, flat, grid_1d
+
+cuda = cuda_module()
 
 
 @cuda.jit

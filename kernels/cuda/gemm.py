@@ -9,11 +9,15 @@ transposed copy), optionally followed by the dense epilogue act(c + bias).
 import math
 
 import numpy as np
-from numba import cuda, float32, float64
 
 from .. import _config
-from ._launch import grid_1d, placeholder
+from .._cuda_api import cuda_module
+from . import _cublas
+from ._launch import grid_1d, launch_stream, launch_stream_ptr, placeholder
 from .activations import activate, bias_activation_kernel
+
+cuda = cuda_module()
+
 
 TILE = _config.CUDA_GEMM_TILE
 MAX_TILE_BLOCKS = 65535
@@ -63,8 +67,10 @@ def _make_tiled_gemm(dtype):
 
 
 _TILED = {
-    np.dtype(np.float32): _make_tiled_gemm(float32),
-    np.dtype(np.float64): _make_tiled_gemm(float64),
+    # NumPy scalar types, which both numba-cuda and numba-cuda-mlir type
+    # (the latter cannot type a captured classic ``numba.float32``)
+    np.dtype(np.float32): _make_tiled_gemm(np.float32),
+    np.dtype(np.float64): _make_tiled_gemm(np.float64),
 }
 
 
@@ -77,7 +83,7 @@ def tiled_matmul(a, b, c, trans_a=False, trans_b=False, bias=None, code=0, slope
     )
     has_bias = bias is not None
     bias_arg = bias if has_bias else placeholder(c.dtype)
-    _TILED[np.dtype(c.dtype)][grid, (TILE, TILE)](
+    _TILED[np.dtype(c.dtype)][grid, (TILE, TILE), launch_stream()](
         a, b, c, trans_a, trans_b, bias_arg, has_bias, code, slope
     )
 
@@ -96,19 +102,24 @@ def _cupy():
 
 
 def cublas_matmul(a, b, c, trans_a=False, trans_b=False, bias=None, code=0, slope=0.0):
-    """The same with cuBLAS (CuPy, zero-copy views) plus one epilogue launch."""
-    cupy = _cupy()
-    ca, cb, cc = cupy.asarray(a), cupy.asarray(b), cupy.asarray(c)
-    cupy.matmul(ca.T if trans_a else ca, cb.T if trans_b else cb, out=cc)
+    """The same with cuBLAS (through CuPy's bindings, on the launch stream;
+    capturable in a CUDA graph) plus one epilogue launch."""
+    _cublas.gemm(a, b, c, trans_a, trans_b, launch_stream_ptr())
     if bias is not None or code != 0:
         has_bias = bias is not None
         bias_arg = bias if has_bias else placeholder(c.dtype)
         bias_activation_kernel[grid_1d(c.size)](c, bias_arg, has_bias, code, slope)
 
 
+def cublas_available():
+    """Whether matrix products go through cuBLAS (CuPy installed, not the
+    simulator, not ``FASTNN_CUDA_GEMM=numba``)."""
+    return _cupy() is not None
+
+
 def matmul(a, b, c, trans_a=False, trans_b=False, bias=None, code=0, slope=0.0):
     """cuBLAS when CuPy is available (faster), else the tiled kernel."""
-    if _cupy() is not None:
+    if cublas_available():
         cublas_matmul(a, b, c, trans_a, trans_b, bias, code, slope)
     else:
         tiled_matmul(a, b, c, trans_a, trans_b, bias, code, slope)

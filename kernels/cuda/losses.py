@@ -5,11 +5,13 @@ comes back to the host per call, holding the loss and an error count."""
 import math
 
 import numpy as np
-from numba import cuda
 
+from .._cuda_api import cuda_module
 from .._scalar import SIGMOID
 from ._launch import accumulator, as_device, flat, grid_1d, placeholder
 from .activations import activate
+
+cuda = cuda_module()
 
 
 @cuda.jit

@@ -1,9 +1,11 @@
 """Counting correct predictions on the GPU (one integer comes back)."""
 
 import numpy as np
-from numba import cuda
 
+from .._cuda_api import cuda_module
 from ._launch import accumulator, as_device, flat, grid_1d
+
+cuda = cuda_module()
 
 
 @cuda.jit

@@ -6,10 +6,12 @@ flushed to zero)."""
 import math
 
 import numpy as np
-from numba import cuda
 
 from .. import _scalar
+from .._cuda_api import cuda_module
 from ._launch import accumulator, as_device, flat, grid_1d, placeholder
+
+cuda = cuda_module()
 
 sgd_element = cuda.jit(device=True)(_scalar.sgd_element)
 adam_element = cuda.jit(device=True)(_scalar.adam_element)

@@ -6,9 +6,11 @@ blocks and ragged tails."""
 import numpy as np
 import pytest
 from numba import config as numba_config
-from numba import cuda
 
 from fastnn.kernels import _config
+from fastnn.kernels._cuda_api import cuda_module
+
+cuda = cuda_module()
 
 SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
 

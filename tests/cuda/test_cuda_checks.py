@@ -4,9 +4,9 @@ one device buffer and the documented in-place aliases are accepted."""
 
 import numpy as np
 import pytest
-from numba import cuda
 
 from fastnn import kernels
+from fastnn.kernels._cuda_api import cuda_module
 from tests import reference as ref
 from tests.cuda.conftest import host
 from tests.kernels.test_aliasing import (
@@ -20,6 +20,8 @@ from tests.kernels.test_aliasing import (
     nbytes,
     refusal,
 )
+
+cuda = cuda_module()
 
 BATCH, N_OUT = 3, 5
 

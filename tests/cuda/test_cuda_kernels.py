@@ -4,14 +4,16 @@ import inspect
 
 import numpy as np
 import pytest
-from numba import cuda
 
 from fastnn import kernels
 from fastnn.kernels import cpu
 from fastnn.kernels import cuda as kcuda
+from fastnn.kernels._cuda_api import cuda_module
 from fastnn.kernels.cuda import gemm
 from tests import reference as ref
 from tests.cuda.conftest import SIMULATOR, host, to_dev
+
+cuda = cuda_module()
 
 ACTIVATIONS = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
 DTYPES = [np.float32, np.float64]
