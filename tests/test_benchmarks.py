@@ -149,3 +149,326 @@ def test_mnist_worker_of_another_contender_does_not_import_fastnn(mnist_dir):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["name"] == "numpy" and result["epochs"] == 1
+
+
+# ------------------------------------------------- gpu_check.py (no GPU here)
+def gpu_module(name):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    return importlib.import_module(name)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_gpu_check_imports_without_torch_cupy_or_fastnn():
+    import subprocess
+
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); "
+        "import gpu_check, gpu_cases, gpu_report, gpu_run, gpu_sections, "
+        "torch_mnist_cuda; "
+        "bad = {'torch', 'cupy', 'fastnn', 'numba'} & set(sys.modules); "
+        "assert not bad, bad"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_gpu_check_help_runs_as_a_script():
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for flag in ("--out", "--data-dir", "--skip-tests", "--skip-mnist", "--quick"):
+        assert flag in proc.stdout
+
+
+def test_gpu_check_arguments(monkeypatch):
+    gpu_check = gpu_module("gpu_check")
+    monkeypatch.setenv("OUT", "/somewhere/out")
+    args = gpu_check.build_parser().parse_args([])
+    assert args.out == "/somewhere/out" and args.data_dir is None
+    assert not (args.skip_tests or args.skip_mnist or args.quick)
+    assert args.budget == gpu_check.BUDGET and sum(gpu_check.CAPS.values()) < 300
+    monkeypatch.delenv("OUT")
+    args = gpu_check.build_parser().parse_args(
+        ["--data-dir", "d", "--skip-tests", "--skip-mnist", "--quick", "--out", "o"]
+    )
+    assert (args.data_dir, args.out) == ("d", "o")
+    assert args.skip_tests and args.skip_mnist and args.quick
+    assert gpu_check.build_parser().parse_args([]).out.endswith("gpu_results")
+
+
+def test_gpu_check_section_records_an_error_and_the_run_goes_on(tmp_path):
+    gpu_run = gpu_module("gpu_run")
+    run = gpu_run.Run(tmp_path, budget=100)
+
+    def broken(section):
+        section.results["partial"] = 1
+        raise ValueError("boom")
+
+    run.section("first", broken, cap=10)
+    saved = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert saved["first"]["error"] == "ValueError: boom"
+    assert "boom" in saved["first"]["traceback"] and saved["first"]["partial"] == 1
+    assert saved["sections"]["first"]["status"] == "error"
+    run.section("second", lambda s: s.results.update(value=2), cap=10)
+    saved = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert saved["second"] == {"value": 2}
+    assert saved["sections"]["second"]["status"] == "ok"
+    assert gpu_module("gpu_check").exit_status(saved) == 1
+
+
+def test_gpu_check_cells_fail_alone_and_each_is_saved(tmp_path):
+    gpu_run = gpu_module("gpu_run")
+    run = gpu_run.Run(tmp_path, budget=100)
+    seen = []
+
+    def cells(section):
+        case = section.results.setdefault("case", {})
+        section.attempt("a", lambda: 1 / 0, case, "fastnn")
+        seen.append(json.loads((tmp_path / "gpu_check.json").read_text()))
+        section.attempt("b", lambda: {"seconds": 0.5}, case, "torch")
+
+    run.section("steps", cells, cap=10)
+    assert "ZeroDivisionError" in seen[0]["steps"]["case"]["fastnn"]["error"]
+    saved = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert saved["steps"]["case"]["torch"] == {"seconds": 0.5}
+    assert saved["sections"]["steps"]["status"] == "ok"
+
+
+def test_gpu_check_time_cap_stops_a_section_between_cells(tmp_path):
+    gpu_run = gpu_module("gpu_run")
+    clock = FakeClock()
+    run = gpu_run.Run(tmp_path, budget=100, clock=clock)
+
+    def slow(section):
+        section.attempt("one", lambda: setattr(clock, "now", clock.now + 30) or 1)
+        section.attempt("two", lambda: 2)
+
+    run.section("steps", slow, cap=20, later=80)  # cap 20: no slack yet
+    saved = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert saved["steps"]["one"] == 1 and "two" not in saved["steps"]
+    assert "before two" in saved["steps"]["error"]
+    assert saved["sections"]["steps"]["status"] == "timeout"
+    clock.now = 100  # the budget is spent: later sections are skipped
+    run.section("mnist", lambda s: s.results.update(ran=True), cap=50)
+    saved = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert "ran" not in saved["mnist"] and "skipped" in saved["mnist"]["error"]
+
+
+def test_gpu_check_unused_time_goes_to_later_sections():
+    gpu_run = gpu_module("gpu_run")
+    clock = FakeClock()
+    run = gpu_run.Run(None, budget=100, clock=clock)
+    deadlines = []
+    record = lambda s: deadlines.append(s.deadline)  # noqa: E731
+    run.section("a", record, cap=10, later=50)  # 100 left, 50 kept back
+    clock.now = 95
+    run.section("b", record, cap=10)  # only 5 left
+    assert deadlines == [50, 100]
+
+
+def test_gpu_check_pytest_summary():
+    gpu_sections = gpu_module("gpu_sections")
+    output = "....F\nFAILED tests/x.py::t - boom\n= 1 failed, 79 passed, 2 skipped in 17.21s ="
+    line, counts = gpu_sections.pytest_summary(output)
+    assert line == "1 failed, 79 passed, 2 skipped in 17.21s"
+    assert counts == {"failed": 1, "passed": 79, "skipped": 2}
+    assert gpu_sections.pytest_summary("1 error in 0.2s")[1] == {"errors": 1}
+    assert gpu_sections.pytest_summary("crashed\nSegfault") == ("Segfault", {})
+    assert gpu_sections.pytest_summary("")[0] == "(no output)"
+
+
+def test_gpu_check_commit_falls_back_to_a_commit_file(tmp_path):
+    gpu_sections = gpu_module("gpu_sections")
+    assert gpu_sections.git_commit(tmp_path) == "unknown"
+    (tmp_path / "COMMIT").write_text("abc123\n")
+    assert gpu_sections.git_commit(tmp_path) == "abc123"
+
+
+def test_gpu_check_mnist_commands_use_existing_options(tmp_path):
+    """The fastnn CLI and the PyTorch script both accept what gpu_check passes
+    (argparse exits on an unknown flag)."""
+    from fastnn import cli
+
+    gpu_sections = gpu_module("gpu_sections")
+    fastnn_cmd, torch_cmd = gpu_sections.mnist_commands(str(tmp_path), 5)
+    assert fastnn_cmd[1:3] == ["-m", "fastnn"]
+    args = cli.build_parser().parse_args(fastnn_cmd[3:])
+    assert (args.device, args.epochs, args.batch_size, args.lr) == (
+        "cuda",
+        5,
+        128,
+        0.05,
+    )
+    assert (args.hidden, args.schedule, args.momentum) == ([512, 512], "cosine", 0.9)
+    torch_mnist = gpu_module("torch_mnist_cuda")
+    args = torch_mnist.build_parser().parse_args(torch_cmd[2:])
+    assert (args.data_dir, args.epochs) == (str(tmp_path), 5)
+
+
+def test_gpu_check_finds_mnist(tmp_path, monkeypatch):
+    gpu_sections = gpu_module("gpu_sections")
+    monkeypatch.delenv("FASTNN_DATA_DIR", raising=False)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    assert gpu_sections.find_mnist(str(tmp_path)) == str(tmp_path.resolve())
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        gpu_sections.find_mnist(str(tmp_path / "nowhere"))
+
+
+def gpu_results():
+    cell = {"seconds": 150e-6, "per_call_s": 0.012, "graph_report": {"fit": "captured"}}
+    return {
+        "sections": {"steps": {"status": "ok", "seconds": 80.0}},
+        "environment": {
+            "gpu": "NVIDIA H100 80GB HBM3",
+            "date": "2026-12-01T10:00:00+00:00",
+            "commit": "abc123",
+            "cuda_package": "numba-cuda",
+            "versions": {"python": "3.12.3", "torch": "2.11.0+cu130"},
+        },
+        "tests": {
+            "numba-cuda": {"summary": "79 passed in 17.2s", "returncode": 0},
+            "numba-cuda-mlir": {"error": "TimeoutError: killed"},
+        },
+        "steps": {
+            "notes": ["a footnote"],
+            "cases": {
+                "b128": {
+                    "title": "784-512-512-10 b128 train step",
+                    "gflop": 1.0,
+                    "fastnn_graphs": cell,
+                    "fastnn_eager": {"seconds": 2.07e-3},
+                    "torch_eager": {"seconds": 1.5e-3},
+                    "torch_graph": {"error": "RuntimeError: capture failed"},
+                },
+                "large_fit": {
+                    "title": "1024-4096-4096-10 b4096 fit step",
+                    "gflop": 400.0,
+                    "show_flops": True,
+                    "fastnn_graphs": {"seconds": 0.02},
+                    "torch_eager": {"seconds": 0.016},
+                },
+            },
+        },
+        "mnist": {
+            "epochs": 5,
+            "fastnn_cold": {"seconds": 30.0, "fit_s": 8.0, "accuracy": 0.981},
+            "fastnn_warm": {"seconds": 10.0, "fit_s": 7.0, "accuracy": 0.981},
+            "pytorch": {"error": "RuntimeError: pytorch: exit status 1"},
+        },
+    }
+
+
+def test_gpu_report_table():
+    report = gpu_module("gpu_report").report(gpu_results())
+    lines = report.splitlines()
+    assert lines[0] == "# fastnn vs PyTorch on NVIDIA H100 80GB HBM3"
+    assert "fastnn commit abc123" in report and "torch 2.11.0+cu130" in report
+    assert (
+        "| 784-512-512-10 b128 train step | 150 µs | 2.07 ms | 1.50 ms | error "
+        "| 0.10 | - |" in lines
+    )
+    assert (
+        "| 1024-4096-4096-10 b4096 fit step | 20.0 ms (20.0 TFLOP/s) | - "
+        "| 16.0 ms (25.0 TFLOP/s) | - | 1.25 | - |" in lines
+    )
+    assert "- a footnote" in lines
+    assert "- 784-512-512-10 b128 train step, fastnn graphs: 12.0 ms" in lines
+    assert "- numba-cuda: 79 passed in 17.2s (exit status 0)" in lines
+    assert "| fastnn CLI, same cache again (warm) | 10.0 s | 7.00 s | 0.9810 |" in lines
+    assert "| PyTorch CUDA eager (torch_mnist_cuda.py) | error | - | - |" in lines
+    assert "- steps/cases/b128/torch_graph: RuntimeError: capture failed" in lines
+    assert "- tests/numba-cuda-mlir: TimeoutError: killed" in lines
+
+
+def test_gpu_report_survives_partial_results():
+    gpu_report = gpu_module("gpu_report")
+    assert "(no step timings)" in gpu_report.report({})
+    assert "(no step timings)" in gpu_report.report({"steps": {"error": "x"}})
+    skipped = {"tests": {"skipped": True}, "mnist": {"skipped": True}}
+    text = gpu_report.report(skipped)
+    assert "CUDA tests: skipped" in text and "MNIST: skipped" in text
+    assert [gpu_report.fmt_seconds(s) for s in (12.3, 2.071e-3, 153e-6, None)] == [
+        "12.3 s",
+        "2.07 ms",
+        "153 µs",
+        "-",
+    ]
+
+
+def test_gpu_check_prints_a_saved_run(tmp_path, capsys):
+    gpu_check = gpu_module("gpu_check")
+    path = tmp_path / "gpu_check.json"
+    path.write_text(json.dumps(gpu_results()))
+    assert gpu_check.main(["--from-json", str(path)]) == 0
+    assert "| 784-512-512-10 b128 train step |" in capsys.readouterr().out
+
+
+def test_gpu_check_without_a_gpu_records_errors_and_writes_everything(tmp_path):
+    """The whole script on a machine with neither GPU nor torch: every cell
+    fails on its own, the JSON and the table are still written."""
+    import subprocess
+
+    from fastnn import kernels
+
+    if kernels.cuda_unavailable_reason() is None:
+        pytest.skip("a GPU is here: this would run the real timings")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "gpu_check.py"),
+            "--skip-tests",
+            "--skip-mnist",
+            "--quick",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr
+    saved = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert set(saved["sections"]) == {"environment", "steps"}
+    assert saved["environment"]["versions"]["numpy"]
+    assert "info" in saved["environment"]["fastnn"]
+    cases = saved["steps"]["cases"]
+    assert set(cases) == {
+        "b128",
+        "b1024",
+        "small_b32",
+        "predict_b1",
+        "large_fit",
+        "large_tob",
+    }
+    assert all(
+        "error" in cases["b128"][col] for col in ("fastnn_graphs", "torch_graph")
+    )
+    assert ">> steps" in proc.stdout and "<< steps" in proc.stdout
+    assert (tmp_path / "gpu_check.md").read_text().startswith("# fastnn vs PyTorch")
+
+
+def test_gpu_check_times_a_process_and_reads_its_last_json_line(tmp_path):
+    gpu_sections = gpu_module("gpu_sections")
+    code = 'print("noise"); print(\'{"test_accuracy": 0.98, "wall_time_s": 1.5, "epochs": 5}\')'
+    cmd = [sys.executable, "-c", code]
+    result = gpu_sections.timed_process("run", cmd, None, 60, tmp_path)
+    assert (result["accuracy"], result["fit_s"], result["epochs"]) == (0.98, 1.5, 5)
+    assert result["seconds"] > 0 and "noise" in (tmp_path / "mnist_run.log").read_text()
+    failing = [sys.executable, "-c", "import sys; sys.exit('bad data')"]
+    with pytest.raises(RuntimeError, match="exit status 1: bad data"):
+        gpu_sections.timed_process("run", failing, None, 60, tmp_path)
+    sleeping = [sys.executable, "-c", "import time; time.sleep(30)"]
+    with pytest.raises(TimeoutError, match="killed after 1 s"):
+        gpu_sections.timed_process("run", sleeping, None, 1, tmp_path)

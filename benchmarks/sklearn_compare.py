@@ -1,0 +1,120 @@
+"""fastnn.sklearn against scikit-learn's MLP: seconds per epoch of ``fit``.
+
+    python benchmarks/sklearn_compare.py [--quick] [--repeats N]
+
+Both estimators get the same hyperparameters and data in one process with the
+same threads; fits alternate (sklearn, fastnn, sklearn, ...) and the table
+shows medians. Epoch time = fit time / n_iter_, with ``tol=0`` and
+``n_iter_no_change`` large so every fit runs ``max_iter`` epochs. 'lbfgs'
+rows report the time of the whole fit. On machines that set
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, unset both for this command
+(``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...``).
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+from sklearn import neural_network
+from sklearn.datasets import load_digits, make_classification
+from sklearn.exceptions import ConvergenceWarning
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from fastnn import sklearn as fast  # noqa: E402
+from fastnn.datasets import load_mnist  # noqa: E402
+
+
+def cases(quick):
+    """(name, X, y, parameters, per_epoch) for each row of the table."""
+    digits_x, digits_y = load_digits(return_X_y=True)
+    digits_x = digits_x / 16.0
+    n_big = 20_000 if quick else 200_000
+    big_x, big_y = make_classification(n_big, 50, n_informative=30, random_state=0)
+    stochastic = dict(tol=0.0, n_iter_no_change=10**6, random_state=0)
+    yield (
+        "digits (100,) adam b=auto",
+        digits_x,
+        digits_y,
+        dict(hidden_layer_sizes=(100,), max_iter=10, **stochastic),
+        True,
+    )
+    yield (
+        f"make_classification({n_big:_}, 50) (100,) sgd b=auto",
+        big_x,
+        big_y,
+        dict(hidden_layer_sizes=(100,), solver="sgd", max_iter=2, **stochastic),
+        True,
+    )
+    try:
+        (mnist_x, mnist_y), _ = load_mnist(download=False)
+    except (OSError, ValueError) as error:
+        print(f"MNIST skipped: {error}")
+    else:
+        if quick:
+            mnist_x, mnist_y = mnist_x[:6000], mnist_y[:6000]
+        yield (
+            f"MNIST {len(mnist_x)}x784 (256,128) adam b=128",
+            mnist_x.astype(np.float64),
+            mnist_y,
+            dict(
+                hidden_layer_sizes=(256, 128), batch_size=128, max_iter=1, **stochastic
+            ),
+            True,
+        )
+    yield (
+        "digits (100,) lbfgs 100 iterations",
+        digits_x,
+        digits_y,
+        dict(hidden_layer_sizes=(100,), solver="lbfgs", max_iter=100, random_state=0),
+        False,
+    )
+
+
+def timed_fit(cls, X, y, params):
+    estimator = cls(**params)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(X, y)
+    return time.perf_counter() - start, estimator
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small data, one repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    repeats = 1 if args.quick else args.repeats
+    rows = []
+    for name, X, y, params, per_epoch in cases(args.quick):
+        # first fits compile fastnn's kernels for this dtype and warm caches
+        small = dict(params, max_iter=1)
+        timed_fit(fast.MLPClassifier, X[:256], y[:256], small)
+        times = {"sklearn": [], "fastnn": []}
+        for _ in range(repeats):
+            for label, cls in (
+                ("sklearn", neural_network.MLPClassifier),
+                ("fastnn", fast.MLPClassifier),
+            ):
+                seconds, estimator = timed_fit(cls, X, y, params)
+                times[label].append(
+                    seconds / estimator.n_iter_ if per_epoch else seconds
+                )
+        ref, ours = (statistics.median(times[k]) for k in ("sklearn", "fastnn"))
+        unit = "s/epoch" if per_epoch else "s/fit"
+        rows.append((name, unit, ref, ours))
+        print(f"{name}: sklearn {ref:.3f} {unit}, fastnn {ours:.3f} {unit}", flush=True)
+    print()
+    print("| case | unit | scikit-learn | fastnn.sklearn | speed-up |")
+    print("|---|---|---:|---:|---:|")
+    for name, unit, ref, ours in rows:
+        print(f"| {name} | {unit} | {ref:.3f} | {ours:.3f} | {ref / ours:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
