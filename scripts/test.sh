@@ -5,8 +5,8 @@
 # in a pytest process of their own, with a small GEMM tile so tiny shapes still
 # span several tiles.
 set -euo pipefail
-python -m ruff check fastnn kernels benchmarks tests
-python -m ruff format --check fastnn kernels benchmarks tests
+python -m ruff check fastnn kernels benchmarks tests examples
+python -m ruff format --check fastnn kernels benchmarks tests examples
 python -m pytest tests --ignore=tests/cuda --ignore=tests/ptx -q "$@"
 if [ "$(python -c 'from fastnn import kernels; print(kernels.cpu_blas())')" = mkl ]; then
     # the kernels again on the other BLAS, the one every install has

@@ -1,0 +1,327 @@
+"""The training loop shared by ``fastnn.sklearn.MLPClassifier`` and
+``MLPRegressor``: scikit-learn's ``BaseMultilayerPerceptron`` algorithm
+(initialisation, mini-batches, stopping rules, early stopping, warm starts),
+with the passes computed by ``fastnn._sklearn_network``."""
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPRegressor as _SklearnMLPRegressor
+from sklearn.utils import _safe_indexing, check_random_state, gen_batches, shuffle
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from fastnn import _sklearn_solvers as solvers
+from fastnn._sklearn_network import Layout, Network, dense_rows, init_parameters
+
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class BaseMLP(BaseEstimator):
+    """Parameters, validation and fitting common to both estimators."""
+
+    # scikit-learn's own constraints, so invalid parameters raise the same
+    # errors with the same messages
+    _parameter_constraints = dict(_SklearnMLPRegressor._parameter_constraints)
+
+    # ------------------------------------------------------------ state
+    def __getstate__(self):
+        state = super().__getstate__()
+        # coefs_/intercepts_ are views of _flat: pickle the vector once and
+        # rebuild the views on load
+        if "_flat" in state:
+            state = dict(state)
+            state.pop("coefs_", None)
+            state.pop("intercepts_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_flat" in state:
+            self.coefs_, self.intercepts_ = self._layout.views(self._flat)
+
+    def _network(self):
+        return Network(
+            self._layout,
+            self.activation,
+            self.out_activation_,
+            self._loss_name(),
+            self.alpha,
+        )
+
+    def _sync_flat(self):
+        """Make ``_flat`` hold the current coefs_/intercepts_ (a user may have
+        replaced them) and the lists views of it again."""
+        coefs, intercepts = self.coefs_, self.intercepts_
+        flat = getattr(self, "_flat", None)
+        is_view = (
+            flat is not None
+            and len(coefs) == len(self._layout.coef_slices)
+            and all(np.shares_memory(c, flat) for c in coefs)
+            and all(np.shares_memory(b, flat) for b in intercepts)
+        )
+        if not is_view:  # predict leaves a fitted estimator's __dict__ as it is
+            dtype = np.result_type(coefs[0].dtype, np.float32)
+            self._flat = self._layout.pack(coefs, intercepts, dtype)
+            self.coefs_, self.intercepts_ = self._layout.views(self._flat)
+
+    # ---------------------------------------------------------- fitting
+    def _loss_name(self):
+        return self.loss
+
+    def _initialize(self, y, layer_units, dtype):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_activation()
+        self._layout = Layout(layer_units)
+        coefs, intercepts = init_parameters(
+            layer_units, self.activation, self._random_state, dtype
+        )
+        self._flat = self._layout.pack(coefs, intercepts, dtype)
+        self.coefs_, self.intercepts_ = self._layout.views(self._flat)
+        self._best_flat = self._flat.copy()
+        if self.solver in STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden = self.hidden_layer_sizes
+        if not hasattr(hidden, "__iter__"):
+            hidden = [hidden]
+        hidden = list(hidden)
+        if np.any(np.array(hidden) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if not sp.issparse(X):
+            X = np.ascontiguousarray(X)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        self.n_outputs_ = y.shape[1]
+        layer_units = [X.shape[1]] + hidden + [self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype)
+        else:
+            self._sync_flat()
+        y = y.astype(self._flat.dtype, copy=False)
+        if sample_weight is not None:
+            sample_weight = sample_weight.astype(self._flat.dtype, copy=False)
+        if self.solver in STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, y, sample_weight, incremental)
+        else:
+            self._fit_lbfgs(X, y, sample_weight)
+        if not np.isfinite(self._flat).all():
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may"
+                " contain large values and need to be preprocessed."
+            )
+        return self
+
+    def _fit_lbfgs(self, X, y, sample_weight):
+        X = dense_rows(X, self._flat.dtype)  # every iteration reads all rows
+        self.n_iter_, self.loss_ = solvers.lbfgs(
+            self._network(),
+            self._flat,
+            X,
+            y,
+            sample_weight,
+            self.max_iter,
+            self.max_fun,
+            self.tol,
+            self.verbose,
+        )
+
+    def _new_optimizer(self):
+        size, dtype = self._flat.size, self._flat.dtype
+        if self.solver == "sgd":
+            return solvers.SGD(
+                size,
+                dtype,
+                self.learning_rate_init,
+                self.learning_rate,
+                self.momentum,
+                self.nesterovs_momentum,
+                self.power_t,
+            )
+        return solvers.Adam(
+            size, dtype, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
+        )
+
+    def _split_validation(self, X, y, sample_weight):
+        """scikit-learn's early-stopping split (stratified for single-output
+        classifiers), drawn from the estimator's random state."""
+        stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
+        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+        parts = train_test_split(
+            *arrays,
+            random_state=self._random_state,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+        )
+        X_train, X_val, y_train, y_val = parts[:4]
+        w_train, w_val = (
+            (parts[4], parts[5]) if sample_weight is not None else (None, None)
+        )
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        if is_classifier(self):
+            y_val = self._label_binarizer.inverse_transform(y_val)
+        return X_train, y_train, w_train, X_val, y_val, w_val
+
+    def _fit_stochastic(self, X, y, sample_weight, incremental):
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._new_optimizer()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            X_train, y_train, w_train, X_val, y_val, w_val = self._split_validation(
+                X, y, sample_weight
+            )
+        else:
+            X_train, y_train, w_train = X, y, sample_weight
+            X_val = y_val = w_val = None
+
+        n_samples = X_train.shape[0]
+        sample_idx = np.arange(n_samples, dtype=int)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than "
+                    "sample size. It is going to be clipped"
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        network, flat, optimizer = self._network(), self._flat, self._optimizer
+        grad = np.empty_like(flat)
+        dtype = flat.dtype
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                accumulated_loss = 0.0
+                for batch_slice in gen_batches(n_samples, batch_size):
+                    idx = sample_idx[batch_slice] if self.shuffle else batch_slice
+                    X_batch = dense_rows(_safe_indexing(X_train, idx), dtype)
+                    w_batch = None if w_train is None else w_train[idx]
+                    batch_loss = network.loss_and_grad(
+                        flat, grad, X_batch, y_train[idx], w_batch
+                    )
+                    accumulated_loss += batch_loss * (
+                        batch_slice.stop - batch_slice.start
+                    )
+                    optimizer.step(flat, grad)
+
+                self.n_iter_ += 1
+                self.loss_ = accumulated_loss / n_samples
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                self._update_no_improvement_count(early_stopping, X_val, y_val, w_val)
+                optimizer.iteration_ends(self.t_)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = "Validation score" if early_stopping else "Training loss"
+                    msg = (
+                        "%s did not improve more than tol=%f for %d consecutive epochs."
+                        % (
+                            what,
+                            self.tol,
+                            self.n_iter_no_change,
+                        )
+                    )
+                    if optimizer.trigger_stopping(msg, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) "
+                        "reached and the optimization hasn't converged yet."
+                        % self.max_iter,
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if early_stopping:
+            flat[:] = self._best_flat
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, w_val):
+        if early_stopping:
+            score = self._score(X_val, y_val, sample_weight=w_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_flat = self._flat.copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    # ------------------------------------------------------- prediction
+    def _forward_pass_fast(self, X, check_input=True):
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        self._sync_flat()
+        return self._network().predict(self._flat, X)
+
+    def _score_with_function(self, X, y, sample_weight, score_function):
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def _check_solver(self):
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                " optimizers. %s is not stochastic." % self.solver
+            )
+        return True
+
+    def _check_fitted(self):
+        check_is_fitted(self)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

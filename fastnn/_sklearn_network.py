@@ -1,0 +1,214 @@
+"""The network behind ``fastnn.sklearn``: parameters in one flat vector,
+forward and backward passes through fastnn's CPU kernels.
+
+The flat vector is laid out as scikit-learn packs it for L-BFGS: every
+layer's weights (I, O) row-major, then every layer's biases. ``coefs_`` and
+``intercepts_`` are views of it, so an optimizer step is one NumPy expression
+over the whole vector and L-BFGS reads and writes it without copies.
+
+Losses and their gradients follow ``sklearn.neural_network``: the output
+activation (softmax, logistic, identity or exp) is paired with its canonical
+loss, so the gradient at the output is ``activation - y``; the L2 penalty
+``0.5 * alpha * sum(W**2)`` and every gradient are divided by the sum of the
+sample weights (the row count without weights). The output layer's activation
+and loss run in NumPy: they touch B x n_outputs values, while the kernels do
+the matrix products.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit, xlogy
+
+from fastnn.kernels import cpu as kernels
+
+#: scikit-learn's hidden activation names -> fastnn kernel activations.
+KERNEL_ACTIVATIONS = {
+    "identity": "identity",
+    "logistic": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+}
+
+#: Rows per forward pass in ``predict``: bounds the activation memory.
+PREDICT_CHUNK = 4096
+
+
+class Layout:
+    """Where each layer's weights and biases live in the flat vector."""
+
+    def __init__(self, layer_units):
+        self.layer_units = list(layer_units)
+        pairs = list(zip(self.layer_units[:-1], self.layer_units[1:]))
+        self.coef_slices, self.intercept_slices = [], []
+        start = 0
+        for fan_in, fan_out in pairs:
+            self.coef_slices.append(
+                (slice(start, start + fan_in * fan_out), (fan_in, fan_out))
+            )
+            start += fan_in * fan_out
+        self.n_coef = start  # the L2 penalty covers [0, n_coef)
+        for _, fan_out in pairs:
+            self.intercept_slices.append(slice(start, start + fan_out))
+            start += fan_out
+        self.size = start
+
+    def views(self, flat):
+        """(coefs, intercepts): lists of views of ``flat``."""
+        coefs = [flat[s].reshape(shape) for s, shape in self.coef_slices]
+        intercepts = [flat[s] for s in self.intercept_slices]
+        return coefs, intercepts
+
+    def pack(self, coefs, intercepts, dtype):
+        """A new flat vector holding ``coefs`` and ``intercepts``."""
+        flat = np.empty(self.size, dtype)
+        for (s, _), coef in zip(self.coef_slices, coefs):
+            flat[s] = np.asarray(coef).reshape(-1)
+        for s, intercept in zip(self.intercept_slices, intercepts):
+            flat[s] = intercept
+        return flat
+
+
+def init_parameters(layer_units, activation, rng, dtype):
+    """Glorot-uniform weights and biases, drawn as scikit-learn draws them:
+    per layer the weights then the biases, from U(-bound, bound) with
+    bound = sqrt(6 / (fan_in + fan_out)) (2 instead of 6 for logistic), in
+    float64 then cast to ``dtype``."""
+    factor = 2.0 if activation == "logistic" else 6.0
+    coefs, intercepts = [], []
+    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
+        intercepts.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
+    return coefs, intercepts
+
+
+def dense_rows(X, dtype):
+    """Rows of X as a C-contiguous dense array of ``dtype`` (sparse input is
+    densified here, one batch or chunk at a time)."""
+    if sp.issparse(X):
+        X = X.toarray()
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def output_activation(name, z):
+    """Apply scikit-learn's output activation to ``z`` in place."""
+    if name == "softmax":
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+    elif name == "logistic":
+        expit(z, out=z)
+    elif name == "exp":
+        np.exp(z, out=z)
+
+
+def data_loss(name, y, p, sample_weight):
+    """scikit-learn's loss of outputs ``p`` against targets ``y`` (2-D),
+    averaged over samples with ``sample_weight``."""
+    if name == "squared_error":
+        return 0.5 * np.average((y - p) ** 2, weights=sample_weight, axis=0).mean()
+    if name == "poisson":
+        terms = xlogy(y, y / p) - y + p
+        return np.average(terms, weights=sample_weight, axis=0).sum()
+    eps = np.finfo(p.dtype).eps
+    p = np.clip(p, eps, 1 - eps)
+    if name == "binary_log_loss":
+        terms = xlogy(y, p) + xlogy(1 - y, 1 - p)
+    else:  # log_loss: softmax outputs, or one logistic output for two classes
+        if p.shape[1] == 1:
+            p = np.append(1 - p, p, axis=1)
+            y = np.append(1 - y, y, axis=1)
+        terms = xlogy(y, p)
+    return -np.average(terms, weights=sample_weight, axis=0).sum()
+
+
+class Network:
+    """A multi-layer perceptron over a flat parameter vector.
+
+    ``hidden``: scikit-learn activation name of the hidden layers; ``out``:
+    output activation; ``loss``: loss name as in ``data_loss``. Activation
+    buffers are kept between batches and regrown for a larger one.
+    """
+
+    def __init__(self, layout, hidden, out, loss, alpha):
+        self.layout = layout
+        self.hidden = KERNEL_ACTIVATIONS[hidden]
+        self.out = out
+        self.loss = loss
+        self.alpha = float(alpha)
+        self._rows = 0
+        self._acts = self._deltas = None
+
+    def _kernel_activation(self, layer):
+        return "identity" if layer == len(self.layout.coef_slices) - 1 else self.hidden
+
+    def _buffers(self, rows, dtype):
+        if self._acts is None or self._rows < rows or self._acts[0].dtype != dtype:
+            units = self.layout.layer_units[1:]
+            self._acts = [np.empty((rows, u), dtype) for u in units]
+            self._deltas = [np.empty((rows, u), dtype) for u in units]
+            self._rows = rows
+        return [a[:rows] for a in self._acts], [d[:rows] for d in self._deltas]
+
+    def forward(self, flat, X, acts):
+        """Fill ``acts`` (one buffer per layer) for dense input X; the last
+        holds the output activation."""
+        coefs, intercepts = self.layout.views(flat)
+        inputs = X
+        for i, (w, b) in enumerate(zip(coefs, intercepts)):
+            kernels.dense_forward(inputs, w, b, acts[i], self._kernel_activation(i))
+            inputs = acts[i]
+        output_activation(self.out, acts[-1])
+
+    def loss_and_grad(self, flat, grad, X, Y, sample_weight=None):
+        """The regularised loss on the batch (X, Y) at parameters ``flat``;
+        its gradient is written into ``grad`` (same layout). X dense, C order,
+        of ``flat``'s dtype; Y (B, n_outputs)."""
+        rows = X.shape[0]
+        acts, deltas = self._buffers(rows, flat.dtype)
+        self.forward(flat, X, acts)
+        loss = data_loss(self.loss, Y, acts[-1], sample_weight)
+        w_sum = rows if sample_weight is None else float(sample_weight.sum())
+        penalty = flat[: self.layout.n_coef]
+        # not np.dot: a BLAS call of NumPy's own library between the kernels'
+        # products makes the two libraries' thread pools contend for the cores
+        loss += 0.5 * self.alpha * float(np.square(penalty).sum()) / w_sum
+
+        # dL/dz at the output is (activation - y) for each canonical pair; the
+        # division by the weight sum is applied once here, and carries through
+        # the backward pass by linearity.
+        delta = deltas[-1]
+        np.subtract(acts[-1], Y, out=delta)
+        if sample_weight is not None:
+            delta *= sample_weight.reshape(-1, 1)
+        delta *= 1.0 / w_sum
+        coefs, _ = self.layout.views(flat)
+        dcoefs, dintercepts = self.layout.views(grad)
+        for i in range(len(coefs) - 1, -1, -1):
+            layer_in = X if i == 0 else acts[i - 1]
+            dx = None if i == 0 else deltas[i - 1]
+            kernels.dense_backward(
+                layer_in,
+                coefs[i],
+                acts[i],
+                deltas[i],
+                dx,
+                dcoefs[i],
+                dintercepts[i],
+                self._kernel_activation(i),
+            )
+        grad[: self.layout.n_coef] += (self.alpha / w_sum) * penalty
+        return float(loss)
+
+    def predict(self, flat, X):
+        """Output activations for X (dense or sparse), computed in chunks."""
+        n = X.shape[0]
+        out = np.empty((n, self.layout.layer_units[-1]), flat.dtype)
+        for lo in range(0, n, PREDICT_CHUNK):
+            hi = min(n, lo + PREDICT_CHUNK)
+            acts = [
+                np.empty((hi - lo, u), flat.dtype) for u in self.layout.layer_units[1:]
+            ]
+            self.forward(flat, dense_rows(X[lo:hi], flat.dtype), acts)
+            out[lo:hi] = acts[-1]
+        return out
