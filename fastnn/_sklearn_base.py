@@ -24,6 +24,31 @@ from fastnn._sklearn_network import Layout, Network, dense_rows, init_parameters
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
+class _BatchGather:
+    """Mini-batches of (X, y, sample_weight) rows: dense rows are gathered
+    into buffers reused across batches, contiguous slices are views."""
+
+    def __init__(self, X, y, sample_weight, batch_size, dtype):
+        self.X, self.y, self.w, self.dtype = X, y, sample_weight, dtype
+        self.dense = not sp.issparse(X) and X.dtype == dtype and X.flags.c_contiguous
+        if self.dense:
+            self.X_buf = np.empty((batch_size,) + X.shape[1:], dtype)
+        self.y_buf = np.empty((batch_size,) + y.shape[1:], y.dtype)
+
+    def take(self, idx):
+        """(X_batch, y_batch, w_batch) for an index array or a slice."""
+        w = None if self.w is None else self.w[idx]
+        if isinstance(idx, slice):
+            return dense_rows(self.X[idx], self.dtype), self.y[idx], w
+        rows = len(idx)
+        y = np.take(self.y, idx, axis=0, out=self.y_buf[:rows])
+        if self.dense:
+            X = np.take(self.X, idx, axis=0, out=self.X_buf[:rows])
+        else:
+            X = dense_rows(_safe_indexing(self.X, idx), self.dtype)
+        return X, y, w
+
+
 class BaseMLP(BaseEstimator):
     """Parameters, validation and fitting common to both estimators."""
 
@@ -221,7 +246,8 @@ class BaseMLP(BaseEstimator):
 
         network, flat, optimizer = self._network(), self._flat, self._optimizer
         grad = np.empty_like(flat)
-        dtype = flat.dtype
+        n_coef, alpha = self._layout.n_coef, network.alpha
+        batches = _BatchGather(X_train, y_train, w_train, batch_size, flat.dtype)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
@@ -230,15 +256,17 @@ class BaseMLP(BaseEstimator):
                 accumulated_loss = 0.0
                 for batch_slice in gen_batches(n_samples, batch_size):
                     idx = sample_idx[batch_slice] if self.shuffle else batch_slice
-                    X_batch = dense_rows(_safe_indexing(X_train, idx), dtype)
-                    w_batch = None if w_train is None else w_train[idx]
-                    batch_loss = network.loss_and_grad(
-                        flat, grad, X_batch, y_train[idx], w_batch
+                    X_batch, y_batch, w_batch = batches.take(idx)
+                    loss, w_sum = network.backprop(
+                        flat, grad, X_batch, y_batch, w_batch
                     )
+                    # the penalty is summed by the update pass, before it moves
+                    # the weights
+                    squares = optimizer.step(flat, grad, n_coef, alpha / w_sum)
+                    batch_loss = network.regularised(loss, squares, w_sum)
                     accumulated_loss += batch_loss * (
                         batch_slice.stop - batch_slice.start
                     )
-                    optimizer.step(flat, grad)
 
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / n_samples

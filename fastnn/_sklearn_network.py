@@ -3,7 +3,7 @@ forward and backward passes through fastnn's CPU kernels.
 
 The flat vector is laid out as scikit-learn packs it for L-BFGS: every
 layer's weights (I, O) row-major, then every layer's biases. ``coefs_`` and
-``intercepts_`` are views of it, so an optimizer step is one NumPy expression
+``intercepts_`` are views of it, so an optimizer step is one kernel pass
 over the whole vector and L-BFGS reads and writes it without copies.
 
 Losses and their gradients follow ``sklearn.neural_network``: the output
@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, xlogy
 
+from fastnn import _sklearn_kernels as fused
 from fastnn.kernels import cpu as kernels
 
 #: scikit-learn's hidden activation names -> fastnn kernel activations.
@@ -138,6 +139,7 @@ class Network:
         self.alpha = float(alpha)
         self._rows = 0
         self._acts = self._deltas = None
+        self._flat = self._flat_views = None
 
     def _kernel_activation(self, layer):
         return "identity" if layer == len(self.layout.coef_slices) - 1 else self.hidden
@@ -150,29 +152,32 @@ class Network:
             self._rows = rows
         return [a[:rows] for a in self._acts], [d[:rows] for d in self._deltas]
 
+    def _views(self, flat):
+        # per-layer views are built once per parameter vector, not per batch
+        if self._flat is not flat:
+            self._flat, self._flat_views = flat, self.layout.views(flat)
+        return self._flat_views
+
     def forward(self, flat, X, acts):
         """Fill ``acts`` (one buffer per layer) for dense input X; the last
         holds the output activation."""
-        coefs, intercepts = self.layout.views(flat)
+        coefs, intercepts = self._views(flat)
         inputs = X
         for i, (w, b) in enumerate(zip(coefs, intercepts)):
             kernels.dense_forward(inputs, w, b, acts[i], self._kernel_activation(i))
             inputs = acts[i]
         output_activation(self.out, acts[-1])
 
-    def loss_and_grad(self, flat, grad, X, Y, sample_weight=None):
-        """The regularised loss on the batch (X, Y) at parameters ``flat``;
-        its gradient is written into ``grad`` (same layout). X dense, C order,
-        of ``flat``'s dtype; Y (B, n_outputs)."""
+    def backprop(self, flat, grad, X, Y, sample_weight=None):
+        """The data loss on the batch (X, Y) at parameters ``flat`` and its
+        gradient, without the L2 term, written into ``grad`` (same layout);
+        returns (loss, sum of sample weights). X dense, C order, of
+        ``flat``'s dtype; Y (B, n_outputs)."""
         rows = X.shape[0]
         acts, deltas = self._buffers(rows, flat.dtype)
         self.forward(flat, X, acts)
         loss = data_loss(self.loss, Y, acts[-1], sample_weight)
         w_sum = rows if sample_weight is None else float(sample_weight.sum())
-        penalty = flat[: self.layout.n_coef]
-        # not np.dot: a BLAS call of NumPy's own library between the kernels'
-        # products makes the two libraries' thread pools contend for the cores
-        loss += 0.5 * self.alpha * float(np.square(penalty).sum()) / w_sum
 
         # dL/dz at the output is (activation - y) for each canonical pair; the
         # division by the weight sum is applied once here, and carries through
@@ -182,7 +187,7 @@ class Network:
         if sample_weight is not None:
             delta *= sample_weight.reshape(-1, 1)
         delta *= 1.0 / w_sum
-        coefs, _ = self.layout.views(flat)
+        coefs, _ = self._views(flat)
         dcoefs, dintercepts = self.layout.views(grad)
         for i in range(len(coefs) - 1, -1, -1):
             layer_in = X if i == 0 else acts[i - 1]
@@ -197,8 +202,28 @@ class Network:
                 dintercepts[i],
                 self._kernel_activation(i),
             )
-        grad[: self.layout.n_coef] += (self.alpha / w_sum) * penalty
-        return float(loss)
+        return loss, w_sum
+
+    def regularised(self, loss, squares, w_sum):
+        """``loss`` plus the L2 penalty, from the sum of squared weights."""
+        return float(loss + 0.5 * self.alpha * float(squares) / w_sum)
+
+    def loss_and_grad(self, flat, grad, X, Y, sample_weight=None):
+        """The regularised loss and its full gradient (into ``grad``), as
+        ``backprop`` takes them."""
+        loss, w_sum = self.backprop(flat, grad, X, Y, sample_weight)
+        cast = flat.dtype.type
+        squares = fused.fused_step(
+            flat,
+            grad,
+            grad,
+            grad,
+            self.layout.n_coef,
+            cast(self.alpha / w_sum),
+            fused.L2_ONLY,
+            (cast(0),) * 6,
+        )
+        return self.regularised(loss, squares, w_sum)
 
     def predict(self, flat, X):
         """Output activations for X (dense or sparse), computed in chunks."""

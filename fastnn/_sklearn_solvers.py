@@ -2,8 +2,9 @@
 
 ``SGD`` and ``Adam`` reproduce ``sklearn.neural_network._stochastic_optimizers``
 update for update (the same expressions, evaluated over the whole flat vector
-instead of per layer), including the learning-rate schedules and the
-'adaptive' division by 5. ``lbfgs`` runs SciPy's L-BFGS-B as scikit-learn does.
+instead of per layer, in one fused kernel pass that also adds the L2 term to
+the gradient), including the learning-rate schedules and the 'adaptive'
+division by 5. ``lbfgs`` runs SciPy's L-BFGS-B as scikit-learn does.
 """
 
 import warnings
@@ -11,6 +12,8 @@ import warnings
 import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
+
+from fastnn import _sklearn_kernels as fused
 
 
 class SGD:
@@ -26,13 +29,15 @@ class SGD:
         self.power_t = power_t
         self.velocity = np.zeros(size, dtype)
 
-    def step(self, params, grad):
-        self.velocity *= self.momentum
-        self.velocity -= self.learning_rate * grad
-        if self.nesterov:
-            params += self.momentum * self.velocity - self.learning_rate * grad
-        else:
-            params += self.velocity
+    def step(self, params, grad, n_coef, l2):
+        """Add ``l2 * w`` to the gradient of the first ``n_coef`` parameters,
+        update ``params``; returns the sum of the weights' squares before."""
+        # Python floats meet NumPy arrays as the arrays' dtype (NEP 50)
+        cast = params.dtype.type
+        scalars = (cast(self.learning_rate), cast(self.momentum)) + (cast(0),) * 4
+        op = fused.NESTEROV if self.nesterov else fused.SGD
+        v = self.velocity
+        return fused.fused_step(params, grad, v, v, n_coef, cast(l2), op, scalars)
 
     def iteration_ends(self, samples_seen):
         if self.schedule == "invscaling":
@@ -69,18 +74,28 @@ class Adam:
         self.m = np.zeros(size, dtype)
         self.v = np.zeros(size, dtype)
 
-    def step(self, params, grad):
+    def step(self, params, grad, n_coef, l2):
+        """As ``SGD.step``, with Adam's update."""
         self.t += 1
-        self.m *= self.beta_1
-        self.m += (1 - self.beta_1) * grad
-        self.v *= self.beta_2
-        self.v += (1 - self.beta_2) * grad**2
+        # a NumPy float64, as in scikit-learn: the step is computed in float64
         self.learning_rate = (
             self.learning_rate_init
             * np.sqrt(1 - self.beta_2**self.t)
             / (1 - self.beta_1**self.t)
         )
-        params -= self.learning_rate * self.m / (np.sqrt(self.v) + self.epsilon)
+        cast = params.dtype.type
+        b1, b2 = self.beta_1, self.beta_2
+        scalars = (
+            np.float64(self.learning_rate),
+            cast(b1),
+            cast(1 - b1),
+            cast(b2),
+            cast(1 - b2),
+            cast(self.epsilon),
+        )
+        return fused.fused_step(
+            params, grad, self.m, self.v, n_coef, cast(l2), fused.ADAM, scalars
+        )
 
     def iteration_ends(self, samples_seen):
         pass
