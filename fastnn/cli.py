@@ -1,4 +1,4 @@
-"""The ``fastnn`` command: train, evaluate, predict, info."""
+"""The ``fastnn`` command: train, evaluate, predict, export, info."""
 
 import argparse
 import json
@@ -137,6 +137,12 @@ def build_parser():
         "--output", default=None, help="write outputs to this .npy file"
     )
     predict.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+
+    export = sub.add_parser(
+        "export", help="write a saved model as an ONNX graph (needs onnx)"
+    )
+    export.add_argument("model")
+    export.add_argument("output", help="the .onnx file to write")
 
     sub.add_parser("info", help="versions, threads, BLAS, cache dir, CUDA")
     return parser
@@ -305,6 +311,19 @@ def _predict(args):
             print(row)
 
 
+def _export(args):
+    from fastnn import _onnx
+
+    try:
+        _onnx.require_onnx()  # before loading: say what to install first
+    except ImportError as exc:
+        raise RuntimeError(str(exc)) from None
+    _check_writable(args.output, "output")
+    model = _load_model(args.model, "cpu")
+    model.to_onnx(args.output)
+    print(f"wrote {args.output} (ONNX opset {_onnx.OPSET})")
+
+
 def info_lines():
     import numba
     import scipy
@@ -364,6 +383,8 @@ def main(argv=None):
             _evaluate(args)
         elif args.command == "predict":
             _predict(args)
+        elif args.command == "export":
+            _export(args)
         else:
             print("\n".join(info_lines()))
     # FloatingPointError: fastnn.DivergenceError, a lost training run

@@ -635,6 +635,13 @@ class Sequential:
 
         save_model(self, path)
 
+    def to_onnx(self, path):
+        """Write the trained network as an ONNX graph (opset 17) for inference
+        runtimes; needs the ``onnx`` package (see ``fastnn._onnx``)."""
+        from fastnn import _onnx
+
+        _onnx.save(self, path)
+
     def get_config(self):
         config = {
             "layers": [
