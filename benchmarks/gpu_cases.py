@@ -12,8 +12,12 @@ import gc
 import json
 import time
 
-import compare
 import numpy as np
+
+try:  # run from benchmarks/ by gpu_check.py
+    import compare
+except ImportError:  # imported as benchmarks.gpu_cases: asv imports every module
+    from . import compare
 
 #: (key, title, layer sizes, batch, steps per timed epoch, steps in --quick)
 TRAIN_CASES = (

@@ -19,14 +19,19 @@ import time
 import warnings
 
 import numpy as np
-from sklearn import neural_network
-from sklearn.datasets import load_digits, make_classification
-from sklearn.exceptions import ConvergenceWarning
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fastnn import sklearn as fast  # noqa: E402
 from fastnn.datasets import load_mnist  # noqa: E402
+
+try:
+    from sklearn import neural_network
+    from sklearn.datasets import load_digits, make_classification
+    from sklearn.exceptions import ConvergenceWarning
+
+    from fastnn import sklearn as fast
+except ImportError:  # asv imports every module here; running needs scikit-learn
+    neural_network = None
 
 
 def cases(quick):
@@ -89,6 +94,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small data, one repeat")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    if neural_network is None:
+        raise SystemExit('needs scikit-learn: pip install ".[sklearn]" from the clone')
     repeats = 1 if args.quick else args.repeats
     rows = []
     for name, X, y, params, per_epoch in cases(args.quick):

@@ -7,9 +7,16 @@ one epoch of ``steps`` training steps; the caller times it (GPU-synchronised)
 and divides by ``steps``. Imported only on the GPU machine: it imports torch.
 """
 
-import compare
 import numpy as np
-import torch
+
+try:  # run from benchmarks/ by gpu_check.py
+    import compare
+except ImportError:  # imported as benchmarks.torch_cuda: asv imports every module
+    from . import compare
+try:
+    import torch
+except ImportError:  # only asv's discovery imports this module without torch
+    torch = None
 
 
 def setup():

@@ -7,6 +7,7 @@ keeps the suites from rotting.
 import importlib
 import inspect
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -472,3 +473,23 @@ def test_gpu_check_times_a_process_and_reads_its_last_json_line(tmp_path):
     sleeping = [sys.executable, "-c", "import time; time.sleep(30)"]
     with pytest.raises(TimeoutError, match="killed after 1 s"):
         gpu_sections.timed_process("run", sleeping, None, 1, tmp_path)
+
+
+def test_every_benchmark_module_imports_without_the_optional_libraries():
+    """asv imports every module of ``benchmarks/`` to discover benchmarks, in an
+    environment with fastnn's own dependencies only: scripts that need torch,
+    scikit-learn, ONNX or CuPy must import them lazily or tolerate their
+    absence, or the whole asv suite fails to load."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "for name in ('torch', 'sklearn', 'onnx', 'onnxruntime', 'cupy', 'pandas'):\n"
+        "    sys.modules[name] = None\n"
+        "import benchmarks\n"
+        "for m in pkgutil.iter_modules(benchmarks.__path__, 'benchmarks.'):\n"
+        "    importlib.import_module(m.name)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
