@@ -68,7 +68,8 @@ def dense_backward(
 
     x (B, I), w (I, O), out (B, O) the post-activation output, dout (B, O) =
     dL/dout. Writes dx (B, I) = dL/dx (skipped when ``dx is None``, e.g. for a
-    first layer), dw (I, O) = dL/dw and db (O,) = dL/db (skipped when None).
+    first layer), dw (I, O) = dL/dw (skipped when None, e.g. for a frozen
+    layer) and db (O,) = dL/db (skipped when None).
     The activation derivative is taken from ``out``. **``dout`` is
     overwritten** with dL/d(pre-activation). No aliases: dout, dx, dw and db
     must not share memory with any argument (x, w and out may share).
@@ -81,7 +82,8 @@ def dense_backward(
     check_array("dout", dout, dtype=dtype, shape=(batch, n_out))
     if dx is not None:
         check_array("dx", dx, dtype=dtype, shape=(batch, n_in))
-    check_array("dw", dw, dtype=dtype, shape=(n_in, n_out))
+    if dw is not None:
+        check_array("dw", dw, dtype=dtype, shape=(n_in, n_out))
     if db is not None:
         check_array("db", db, dtype=dtype, shape=(n_out,))
     check_buffers(

@@ -35,7 +35,8 @@ def dense_forward(x, w, b, out, activation="identity", negative_slope=0.01):
 def _dense_backward(x, w, out, dout, dx, dw, db, code, slope):
     # dout becomes dL/dz (pre-activation gradient) in place; db its column sums.
     activation_grad_inplace(out, dout, db, code, slope)
-    matmul(x.T, dout, dw)
+    if dw is not None:  # None: a frozen layer
+        matmul(x.T, dout, dw)
     if dx is not None:
         matmul(dout, w.T, dx)
 

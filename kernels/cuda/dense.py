@@ -66,6 +66,7 @@ def dense_backward(
             code,
             negative_slope,
         )
-    matmul(x, dout, dw, trans_a=True)
+    if dw is not None:  # None: a frozen layer
+        matmul(x, dout, dw, trans_a=True)
     if dx is not None:
         matmul(dout, w, dx, trans_b=True)

@@ -277,3 +277,21 @@ def test_foreign_device_arrays_zero_copy(rng):
     close(
         cupy.asnumpy(out), np.maximum(cupy.asnumpy(x) @ cupy.asnumpy(w), 0), np.float32
     )
+
+
+def test_a_frozen_layer_skips_dw_on_the_gpu(rng):
+    x = rng.standard_normal((6, 5))
+    w = rng.standard_normal((5, 4)) / 2
+    b = rng.standard_normal(4)
+    out = cuda.device_array((6, 4), np.float64)
+    dx_, dw_, db_ = to_dev(x, w, b)
+    kernels.dense_forward(dx_, dw_, db_, out, activation="tanh")
+    dout = rng.standard_normal((6, 4))
+    grad_x, grad_b = cuda.device_array((6, 5)), cuda.device_array(4)
+    kernels.dense_backward(
+        dx_, dw_, out, cuda.to_device(dout), grad_x, None, grad_b, "tanh"
+    )
+    z, _ = ref.dense_forward(x, w, b, "tanh")
+    exp_dx, _, exp_db = ref.dense_backward(x, w, z, dout, "tanh")
+    close(host(grad_x), exp_dx, np.float64)
+    close(host(grad_b), exp_db, np.float64)

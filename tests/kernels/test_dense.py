@@ -148,3 +148,18 @@ def test_forward_backward_any_shape(batch, n_in, n_out, activation, dtype, seed)
     kernels.dense_backward(x, w, out, dout.copy(), dx, dw, db, activation=activation)
     for got, exp in zip((dx, dw, db), ref.dense_backward(x, w, z, dout, activation)):
         ref.assert_close(got, exp, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_frozen_layer_skips_dw_and_still_gets_dx_and_db(rng, dtype):
+    """dw=None (a frozen layer's weights): no weight gradient is computed;
+    dx and db are those of the reference."""
+    x, w, b = make_layer(rng, 6, 5, 4, dtype)
+    out = run_forward(x, w, b, "relu")
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    z, _ = ref.dense_forward(x, w, b, "relu")
+    exp_dx, _, exp_db = ref.dense_backward(x, w, z, dout, "relu")
+    dx, db = np.empty_like(x), np.empty_like(b)
+    kernels.dense_backward(x, w, out, dout.copy(), dx, None, db, activation="relu")
+    ref.assert_close(dx, exp_dx, dtype)
+    ref.assert_close(db, exp_db, dtype)
