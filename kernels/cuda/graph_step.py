@@ -19,15 +19,15 @@ Once ``state[STOP]`` is set, every later step of the run computes but
 changes nothing (no update, no step advance): the host reads ``state`` when it
 next synchronises and reports the failing step, with the weights from before
 it, as the per-step path does. The per-parameter arithmetic is
-``kernels/_scalar.py``'s, as in ``optim.py``.
+``optim.py``'s (``sgd_at``/``adam_at``), only the scalars' source differs.
 """
 
 import math
 
-from .. import _scalar
 from .._cuda_api import cuda_module
 from ._launch import grid_1d, launch_stream
 from .gather import is_bytes
+from .optim import adam_at, sgd_at
 
 cuda = cuda_module()
 
@@ -52,9 +52,6 @@ ADAM_COLUMNS = (
     "bias_correction2_sqrt",
     "tiny",
 )
-
-sgd_element = cuda.jit(device=True)(_scalar.sgd_element)
-adam_element = cuda.jit(device=True)(_scalar.adam_element)
 
 
 @cuda.jit
@@ -107,36 +104,25 @@ def _sgd_step(param, grad, velocity, use_momentum, nesterov, table, state):
     if state[STOP] != 0:  # stopped before this update: change nothing
         return
     row = state[STEP]
-    lr, momentum, damp_keep = table[row, 0], table[row, 1], table[row, 2]
-    weight_decay, tiny = table[row, 3], table[row, 4]
     first_step = table[row, 5] != 0
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, param.size, stride):
-        buf = velocity[i] if use_momentum else param[i] - param[i]
-        old_p, old_buf = param[i], buf
-        p, buf = sgd_element(
-            param[i],
-            grad[i],
-            buf,
+        if sgd_at(
+            i,
+            param,
+            grad,
+            velocity,
             use_momentum,
             first_step,
-            lr,
-            momentum,
-            damp_keep,
-            weight_decay,
+            table[row, 0],
+            table[row, 1],
+            table[row, 2],
+            table[row, 3],
             nesterov,
-            tiny,
-        )
-        param[i] = p
-        if use_momentum:
-            velocity[i] = buf
-        # the divergence guard, checked after the store as in optim.py
-        stored_buf = velocity[i] if use_momentum else old_buf
-        if not (math.isfinite(param[i]) and math.isfinite(stored_buf)):
+            table[row, 4],
+            True,
+        ):
             cuda.atomic.add(state, REFUSED, 1)
-            param[i] = old_p
-            if use_momentum:
-                velocity[i] = old_buf
 
 
 @cuda.jit
@@ -146,11 +132,13 @@ def _adam_step(param, grad, m, v, decoupled, lerp_low, table, state):
     row = state[STEP]
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, param.size, stride):
-        p, mi, vi = adam_element(
-            param[i],
-            grad[i],
-            m[i],
-            v[i],
+        if adam_at(
+            i,
+            param,
+            grad,
+            m,
+            v,
+            decoupled,
             table[row, 0],
             lerp_low,
             table[row, 1],
@@ -158,22 +146,12 @@ def _adam_step(param, grad, m, v, decoupled, lerp_low, table, state):
             table[row, 3],
             table[row, 4],
             table[row, 5],
-            decoupled,
             table[row, 6],
             table[row, 7],
             table[row, 8],
-        )
-        old_p, old_m, old_v = param[i], m[i], v[i]
-        param[i] = p
-        m[i] = mi
-        v[i] = vi
-        if not (
-            math.isfinite(param[i]) and math.isfinite(m[i]) and math.isfinite(v[i])
+            True,
         ):
             cuda.atomic.add(state, REFUSED, 1)
-            param[i] = old_p
-            m[i] = old_m
-            v[i] = old_v
 
 
 @cuda.jit

@@ -17,6 +17,54 @@ sgd_element = cuda.jit(device=True)(_scalar.sgd_element)
 adam_element = cuda.jit(device=True)(_scalar.adam_element)
 
 
+@cuda.jit(device=True)
+def sgd_at(
+    i,
+    param,
+    grad,
+    velocity,
+    use_momentum,
+    first_step,
+    lr,
+    momentum,
+    damp_keep,
+    weight_decay,
+    nesterov,
+    tiny,
+    guard,
+):
+    """Element ``i`` of one torch.optim.SGD step, in place. With ``guard``, an
+    element whose new value (or momentum) is not finite keeps its old values;
+    returns whether it did. Shared by this step-path kernel and the recorded
+    step's (``graph_step.py``)."""
+    buf = velocity[i] if use_momentum else param[i] - param[i]
+    old_p, old_buf = param[i], buf
+    p, buf = sgd_element(
+        param[i],
+        grad[i],
+        buf,
+        use_momentum,
+        first_step,
+        lr,
+        momentum,
+        damp_keep,
+        weight_decay,
+        nesterov,
+        tiny,
+    )
+    param[i] = p
+    if use_momentum:
+        velocity[i] = buf
+    if guard:  # checked after the store, as on the CPU
+        stored_buf = velocity[i] if use_momentum else old_buf
+        if not (math.isfinite(param[i]) and math.isfinite(stored_buf)):
+            param[i] = old_p  # rare: training diverged
+            if use_momentum:
+                velocity[i] = old_buf
+            return True
+    return False
+
+
 @cuda.jit
 def _sgd(
     param,
@@ -35,12 +83,11 @@ def _sgd(
 ):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, param.size, stride):
-        buf = velocity[i] if use_momentum else param[i] - param[i]
-        old_p, old_buf = param[i], buf
-        p, buf = sgd_element(
-            param[i],
-            grad[i],
-            buf,
+        if sgd_at(
+            i,
+            param,
+            grad,
+            velocity,
             use_momentum,
             first_step,
             lr,
@@ -49,17 +96,9 @@ def _sgd(
             weight_decay,
             nesterov,
             tiny,
-        )
-        param[i] = p
-        if use_momentum:
-            velocity[i] = buf
-        if guard:  # checked after the store, as on the CPU
-            stored_buf = velocity[i] if use_momentum else old_buf
-            if not (math.isfinite(param[i]) and math.isfinite(stored_buf)):
-                cuda.atomic.add(refused, 0, 1)  # rare: training diverged
-                param[i] = old_p
-                if use_momentum:
-                    velocity[i] = old_buf
+            guard,
+        ):
+            cuda.atomic.add(refused, 0, 1)
 
 
 def sgd_update(
@@ -108,6 +147,59 @@ def _any_refused(refused):
     return bool(refused.copy_to_host()[0])
 
 
+@cuda.jit(device=True)
+def adam_at(
+    i,
+    param,
+    grad,
+    m,
+    v,
+    decoupled,
+    beta1_weight,
+    lerp_low,
+    beta2,
+    beta2_keep,
+    eps,
+    weight_decay,
+    decay_keep,
+    step_size,
+    bias_correction2_sqrt,
+    tiny,
+    guard,
+):
+    """Element ``i`` of one torch.optim.Adam/AdamW step, in place; ``guard``
+    and the return value as in ``sgd_at``."""
+    p, mi, vi = adam_element(
+        param[i],
+        grad[i],
+        m[i],
+        v[i],
+        beta1_weight,
+        lerp_low,
+        beta2,
+        beta2_keep,
+        eps,
+        weight_decay,
+        decay_keep,
+        decoupled,
+        step_size,
+        bias_correction2_sqrt,
+        tiny,
+    )
+    old_p, old_m, old_v = param[i], m[i], v[i]
+    param[i] = p
+    m[i] = mi
+    v[i] = vi
+    if guard and not (
+        math.isfinite(param[i]) and math.isfinite(m[i]) and math.isfinite(v[i])
+    ):
+        param[i] = old_p
+        m[i] = old_m
+        v[i] = old_v
+        return True
+    return False
+
+
 @cuda.jit
 def _adam(
     param,
@@ -130,11 +222,13 @@ def _adam(
 ):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, param.size, stride):
-        p, mi, vi = adam_element(
-            param[i],
-            grad[i],
-            m[i],
-            v[i],
+        if adam_at(
+            i,
+            param,
+            grad,
+            m,
+            v,
+            decoupled,
             beta1_weight,
             lerp_low,
             beta2,
@@ -142,22 +236,12 @@ def _adam(
             eps,
             weight_decay,
             decay_keep,
-            decoupled,
             step_size,
             bias_correction2_sqrt,
             tiny,
-        )
-        old_p, old_m, old_v = param[i], m[i], v[i]
-        param[i] = p
-        m[i] = mi
-        v[i] = vi
-        if guard and not (
-            math.isfinite(param[i]) and math.isfinite(m[i]) and math.isfinite(v[i])
+            guard,
         ):
             cuda.atomic.add(refused, 0, 1)
-            param[i] = old_p
-            m[i] = old_m
-            v[i] = old_v
 
 
 def adam_update(
