@@ -108,8 +108,13 @@ class _StepProgram:
         x = bufs.acts[0]
         scale = np.dtype(model.dtype).type(model._input_multiplier)
         graph_step.gather_step(self.x_dev, self.order, state, self.batch, x, scale)
-        graph_step.take_labels_step(
-            self.y_dev, self.order, state, self.batch, bufs.targets
+        graph_step.gather_step(
+            self.y_dev.reshape((self.y_dev.shape[0], 1)),
+            self.order,
+            state,
+            self.batch,
+            bufs.targets.reshape((self.batch, 1)),
+            np.int64(1),
         )
         graph_step.zero(self.acc)
         model._forward(bufs, x, training=True)

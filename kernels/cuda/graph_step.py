@@ -25,7 +25,7 @@ it, as the per-step path does. The per-parameter arithmetic is
 import math
 
 from .._cuda_api import cuda_module
-from ._launch import grid_1d, launch_stream
+from ._launch import _zero, grid_1d, launch_stream
 from .gather import is_bytes
 from .optim import adam_at, sgd_at
 
@@ -68,21 +68,6 @@ def _gather_step(source, order, state, batch, out, scale, bytes_in):
         else:
             out[k, j] = source[order[base + k], j]
         out[k, j] = out[k, j] * scale
-
-
-@cuda.jit
-def _take_labels_step(labels, order, state, batch, out):
-    base = state[STEP] * batch
-    start, stride = cuda.grid(1), cuda.gridsize(1)
-    for k in range(start, out.size, stride):
-        out[k] = labels[order[base + k]]
-
-
-@cuda.jit
-def _zero_float(acc):
-    start, stride = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, acc.size, stride):
-        acc[i] = 0.0
 
 
 @cuda.jit
@@ -168,20 +153,16 @@ def _commit(state):
 
 def gather_step(source, order, state, batch, out, scale):
     """This step's batch rows of ``source`` (by the shuffled ``order``) into
-    ``out``, times ``scale`` (of out's dtype)."""
+    ``out``, times ``scale`` (of out's dtype); labels go as one-column rows
+    with scale 1, as the per-step path's ``take_rows`` gathers them."""
     _gather_step[grid_1d(out.size)](
         source, order, state, batch, out, scale, is_bytes(source)
     )
 
 
-def take_labels_step(labels, order, state, batch, out):
-    """This step's batch labels into ``out`` (1-D)."""
-    _take_labels_step[grid_1d(out.size)](labels, order, state, batch, out)
-
-
 def zero(acc):
-    """acc[:] = 0 (float), as a launch (capturable, unlike a host copy)."""
-    _zero_float[grid_1d(acc.size)](acc)
+    """acc[:] = 0, as a launch (capturable, unlike a host copy)."""
+    _zero[grid_1d(acc.size)](acc)
 
 
 def finish_loss(acc, denominator, losses, state):

@@ -223,10 +223,19 @@ def _graph_step():
             )
             for s in SOURCES
             for f in FLOATS
+        }
+        # labels: one-column int64 rows, scale 1
+        | {
+            "labels-int64": (
+                mat(COUNT_ACC),
+                state,
+                state,
+                INT,
+                mat(COUNT_ACC),
+                scalar(COUNT_ACC),
+                BOOL,
+            )
         },
-        # labels, order, state, batch, out
-        "graph_step._take_labels_step": {"int64": (state,) * 3 + (INT, state)},
-        "graph_step._zero_float": {"float64": (vec(LOSS_ACC),)},
         # acc, denominator, losses, state
         "graph_step._finish_loss": {
             "float64": (vec(LOSS_ACC), FLOAT, vec(LOSS_ACC), state)
