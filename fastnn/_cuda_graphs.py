@@ -266,20 +266,18 @@ class ForwardGraph:
         """Outputs for host rows ``x_rows`` (checked, any real dtype) as a
         new array, converted to the model's dtype as ``convert_inputs`` does."""
         model, bufs, stream = self.model, self.bufs, self.stream
-        dtype = np.dtype(model.dtype)
-        scale = dtype.type(model._input_multiplier)
         stream.wait_default()
-        if self.host_in is not None:
-            np.multiply(x_rows, scale, out=self.host_in, dtype=dtype)
+        if self.host_in is None:  # no CuPy: the default stream, eagerly
+            model._backend.convert_inputs(x_rows, bufs.acts[0], model._input_multiplier)
             self.sequence.launch()
-            stream.synchronize()
-            return self.host_out.copy()
-        host = np.multiply(x_rows, scale, dtype=dtype)
-        bufs.acts[0].copy_to_device(np.ascontiguousarray(host), stream=stream.numba)
+            return bufs.acts[-1].copy_to_host()
+        dtype = np.dtype(model.dtype)  # the product convert_inputs computes
+        np.multiply(
+            x_rows, dtype.type(model._input_multiplier), out=self.host_in, dtype=dtype
+        )
         self.sequence.launch()
-        out = bufs.acts[-1].copy_to_host(stream=stream.numba)
         stream.synchronize()
-        return out
+        return self.host_out.copy()
 
 
 def forward_graph(model, ws, rows):
