@@ -1,6 +1,6 @@
 """fastnn.kernels: fused neural-network kernels for CPU (Numba) and CUDA.
 
-A stable API other projects can call directly::
+A stable API other projects can call directly:
 
     import numpy as np
     from fastnn import kernels
@@ -51,6 +51,11 @@ def cache_dir():
 
     Delete it to clear the cache; ``FASTNN_CACHE_DIR`` moves it and
     ``FASTNN_DISABLE_CACHE=1`` turns caching off.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The folder compiled kernels are cached in now.
     """
     return _cache.active_cache_dir()
 

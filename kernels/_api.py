@@ -43,10 +43,30 @@ def _check_activation(activation, negative_slope):
 def dense_forward(x, w, b, out, activation="identity", negative_slope=0.01):
     """Dense layer forward: ``out = act(x @ w + b)``, written into ``out``.
 
-    x (B, I), w (I, O), b (O,) or None, out (B, O). ``negative_slope`` is
-    leaky_relu's slope for negative inputs (>= 0, so the derivative can be
-    read off the output in ``dense_backward``). No aliases: ``out`` must not
-    share memory with x, w or b.
+    Parameters
+    ----------
+    x : ndarray
+        Shape (B, I). Input rows, float32 or float64.
+    w : ndarray
+        Shape (I, O). Weights, stored (in_features, out_features); x's dtype.
+    b : ndarray or None
+        Shape (O,). Bias, or None for none.
+    out : ndarray
+        Shape (B, O). Receives the post-activation output.
+    activation : str, default "identity"
+        One of ``ACTIVATIONS``, applied in the same pass as the bias.
+    negative_slope : float, default 0.01
+        leaky_relu's slope for negative inputs (>= 0, so the derivative can be
+        read off the output in ``dense_backward``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        An argument of the wrong type, dtype, shape or layout, naming it.
+
+    Notes
+    -----
+    No aliases: ``out`` must not share memory with x, w or b.
     """
     (batch, n_in), dtype = check_array("x", x, ndim=2)
     check_not_empty("x", (batch, n_in))
@@ -66,13 +86,34 @@ def dense_backward(
 ):
     """Dense layer backward from the forward's input ``x`` and output ``out``.
 
-    x (B, I), w (I, O), out (B, O) the post-activation output, dout (B, O) =
-    dL/dout. Writes dx (B, I) = dL/dx (skipped when ``dx is None``, e.g. for a
-    first layer), dw (I, O) = dL/dw (skipped when None, e.g. for a frozen
-    layer) and db (O,) = dL/db (skipped when None).
     The activation derivative is taken from ``out``. **``dout`` is
-    overwritten** with dL/d(pre-activation). No aliases: dout, dx, dw and db
-    must not share memory with any argument (x, w and out may share).
+    overwritten** with dL/d(pre-activation).
+
+    Parameters
+    ----------
+    x : ndarray
+        Shape (B, I). The forward's input.
+    w : ndarray
+        Shape (I, O). The weights.
+    out : ndarray
+        Shape (B, O). The forward's post-activation output.
+    dout : ndarray
+        Shape (B, O). dL/dout on entry; dL/d(pre-activation) on return.
+    dx : ndarray or None
+        Shape (B, I). Receives dL/dx; None skips it (e.g. for a first layer).
+    dw : ndarray or None
+        Shape (I, O). Receives dL/dw; None skips it (e.g. for a frozen layer).
+    db : ndarray or None
+        Shape (O,). Receives dL/db; None skips it.
+    activation : str, default "identity"
+        The activation of the forward call, one of ``ACTIVATIONS``.
+    negative_slope : float, default 0.01
+        leaky_relu's slope, as in the forward call.
+
+    Notes
+    -----
+    No aliases: dout, dx, dw and db must not share memory with any argument
+    (x, w and out may share).
     """
     (batch, n_in), dtype = check_array("x", x, ndim=2)
     check_not_empty("x", (batch, n_in))
@@ -117,6 +158,19 @@ def _check_same(names_arrays, ndim=None):
 def activation_forward(name, x, out, negative_slope=0.01):
     """Elementwise ``out = act(x)`` for ``name`` in ACTIVATIONS; any shape.
 
+    Parameters
+    ----------
+    name : str
+        One of ``ACTIVATIONS``.
+    x : ndarray
+        Input, float32 or float64, any shape.
+    out : ndarray
+        Receives act(x); x's shape and dtype.
+    negative_slope : float, default 0.01
+        leaky_relu's slope for negative inputs (>= 0).
+
+    Notes
+    -----
     In place: ``out`` may be ``x``.
     """
     _check_activation(name, negative_slope)
@@ -130,6 +184,21 @@ def activation_forward(name, x, out, negative_slope=0.01):
 def activation_backward(name, out, dout, dx, negative_slope=0.01):
     """Elementwise ``dx = dout * act'(z)``, the derivative read from ``out = act(z)``.
 
+    Parameters
+    ----------
+    name : str
+        One of ``ACTIVATIONS``.
+    out : ndarray
+        The forward's output act(z).
+    dout : ndarray
+        dL/dout, out's shape and dtype.
+    dx : ndarray
+        Receives dL/dz.
+    negative_slope : float, default 0.01
+        leaky_relu's slope, as in the forward call.
+
+    Notes
+    -----
     In place: ``dx`` may be ``dout`` or ``out``.
     """
     _check_activation(name, negative_slope)
@@ -143,8 +212,17 @@ def activation_backward(name, out, dout, dx, negative_slope=0.01):
 
 
 def softmax(x, out):
-    """Row-wise softmax of x (B, C) into out (B, C); stable for any finite x.
+    """Row-wise softmax of x into out; stable for any finite x.
 
+    Parameters
+    ----------
+    x : ndarray
+        Shape (B, C). Scores (logits).
+    out : ndarray
+        Shape (B, C). Receives the probabilities; each row sums to 1.
+
+    Notes
+    -----
     In place: ``out`` may be ``x``.
     """
     _check_same([("x", x), ("out", out)], ndim=2)
@@ -153,8 +231,17 @@ def softmax(x, out):
 
 
 def log_softmax(x, out):
-    """Row-wise log-softmax of x (B, C) into out (B, C); stable for any finite x.
+    """Row-wise log-softmax of x into out; stable for any finite x.
 
+    Parameters
+    ----------
+    x : ndarray
+        Shape (B, C). Scores (logits).
+    out : ndarray
+        Shape (B, C). Receives ``x - logsumexp(x)`` per row.
+
+    Notes
+    -----
     In place: ``out`` may be ``x``.
     """
     _check_same([("x", x), ("out", out)], ndim=2)
@@ -165,6 +252,17 @@ def log_softmax(x, out):
 def softmax_backward(out, dout, dx):
     """Softmax backward: ``dx = y * (dout - sum(dout * y, axis=1))``, y = ``out``.
 
+    Parameters
+    ----------
+    out : ndarray
+        Shape (B, C). The forward's output y = softmax(x).
+    dout : ndarray
+        Shape (B, C). dL/dy.
+    dx : ndarray
+        Shape (B, C). Receives dL/dx.
+
+    Notes
+    -----
     In place: ``dx`` may be ``dout`` or ``out``.
     """
     _check_same([("out", out), ("dout", dout), ("dx", dx)], ndim=2)
@@ -191,16 +289,36 @@ def _check_sample_weight(sample_weight, batch, dtype):
 def softmax_cross_entropy(logits, labels, dlogits=None, sample_weight=None):
     """Fused softmax + cross-entropy, mean over the batch; returns the loss.
 
-    logits (B, C) float, labels (B,) int32/int64 in [0, C), dlogits (B, C) or
-    None: receives ``(softmax(logits) - onehot(labels)) / B``. One pass per
-    row; finite for logits of any finite size. A label outside [0, C) raises
-    ``ValueError``. No aliases: ``dlogits`` must not share memory with logits
-    or labels (the loss re-reads the logits after the gradient is written).
+    One pass per row; finite for logits of any finite size.
 
-    ``sample_weight`` (B,) or None: row i's loss term and gradient are
-    multiplied by ``sample_weight[i]`` and the sum is still divided by B
-    (Keras's "sum over batch size"); pass ``w * B / w.sum()`` for a weighted
-    average, scikit-learn's convention.
+    Parameters
+    ----------
+    logits : ndarray
+        Shape (B, C). Scores, float32 or float64.
+    labels : ndarray
+        Shape (B,). Class ids, int32 or int64, in [0, C).
+    dlogits : ndarray or None
+        Shape (B, C). Receives ``(softmax(logits) - onehot(labels)) / B``; None skips it.
+    sample_weight : ndarray or None
+        Shape (B,). Row i's loss term and gradient are multiplied by ``sample_weight[i]``
+        and the sum is still divided by B (Keras's "sum over batch size");
+        pass ``w * B / w.sum()`` for a weighted average, scikit-learn's
+        convention.
+
+    Returns
+    -------
+    float
+        The batch-mean cross-entropy.
+
+    Raises
+    ------
+    ValueError
+        A label outside [0, C), or a bad argument (named).
+
+    Notes
+    -----
+    No aliases: ``dlogits`` must not share memory with logits or labels (the
+    loss re-reads the logits after the gradient is written).
     """
     (batch, n_classes), dtype = check_array("logits", logits, ndim=2)
     check_not_empty("logits", (batch, n_classes))
@@ -227,8 +345,26 @@ def softmax_cross_entropy(logits, labels, dlogits=None, sample_weight=None):
 def mse(pred, target, dpred=None, sample_weight=None):
     """Mean squared error over all elements; dpred = 2 (pred - target) / n.
 
-    In place: ``dpred`` may be ``pred`` or ``target``. ``sample_weight``
-    (B,) weights the rows (first axis) as in ``softmax_cross_entropy``.
+    Parameters
+    ----------
+    pred : ndarray
+        Predictions, any shape.
+    target : ndarray
+        Targets, pred's shape and dtype.
+    dpred : ndarray or None
+        Receives the gradient 2 (pred - target) / n, n = pred.size; None
+        skips it.
+    sample_weight : ndarray or None
+        Shape (B,). Weights of the rows (first axis), as in ``softmax_cross_entropy``.
+
+    Returns
+    -------
+    float
+        The mean squared error.
+
+    Notes
+    -----
+    In place: ``dpred`` may be ``pred`` or ``target``.
     """
     shape, dtype = _check_same([("pred", pred), ("target", target), ("dpred", dpred)])
     _check_sample_weight(sample_weight, shape[0] if shape else None, dtype)
@@ -250,13 +386,36 @@ def mse(pred, target, dpred=None, sample_weight=None):
 
 
 def binary_cross_entropy_with_logits(logits, target, dlogits=None, sample_weight=None):
-    """Mean BCE of sigmoid(logits) against targets in [0, 1], in the stable form
-    ``max(x, 0) - x t + log(1 + exp(-|x|))``; dlogits = (sigmoid(x) - t) / n.
+    """Mean BCE of sigmoid(logits) against targets in [0, 1].
 
-    A host ``target`` outside [0, 1] (or NaN) raises ``ValueError``; device
-    targets are not range-checked (that would cost a device pass and a copy
-    back per call). In place: ``dlogits`` may be ``logits`` or ``target``.
-    ``sample_weight`` (B,) weights the rows as in ``softmax_cross_entropy``.
+    Computed in the stable form ``max(x, 0) - x t + log(1 + exp(-|x|))``.
+
+    Parameters
+    ----------
+    logits : ndarray
+        Scores x, any shape.
+    target : ndarray
+        Targets t in [0, 1], logits' shape and dtype.
+    dlogits : ndarray or None
+        Receives (sigmoid(x) - t) / n, n = logits.size; None skips it.
+    sample_weight : ndarray or None
+        Shape (B,). Weights of the rows, as in ``softmax_cross_entropy``.
+
+    Returns
+    -------
+    float
+        The mean binary cross-entropy.
+
+    Raises
+    ------
+    ValueError
+        A host ``target`` outside [0, 1] (or NaN). Device targets are not
+        range-checked (that would cost a device pass and a copy back per
+        call).
+
+    Notes
+    -----
+    In place: ``dlogits`` may be ``logits`` or ``target``.
     """
     shape, dtype = _check_same(
         [("logits", logits), ("target", target), ("dlogits", dlogits)]
@@ -296,11 +455,35 @@ def sgd_update(
 ):
     """One step of torch.optim.SGD on ``param``, in place.
 
-    param, grad, velocity: same shape and dtype (velocity, the momentum
-    buffer, may be None when momentum is 0). ``step`` counts from 1: on step 1
-    the buffer starts as the (weight-decayed) gradient itself, undampened,
-    as in torch. Semantics: https://pytorch.org/docs/stable/generated/torch.optim.SGD.html
-    No aliases: param, grad and velocity (when given) are three separate buffers.
+    Semantics: https://pytorch.org/docs/stable/generated/torch.optim.SGD.html
+
+    Parameters
+    ----------
+    param : ndarray
+        Parameters, updated in place.
+    grad : ndarray
+        Their gradient, param's shape and dtype.
+    velocity : ndarray or None
+        The momentum buffer, param's shape and dtype; may be None when
+        momentum is 0.
+    step : int
+        The step number, counting from 1: on step 1 the buffer starts as the
+        (weight-decayed) gradient itself, undampened, as in torch.
+    lr : float
+        Learning rate (>= 0).
+    momentum : float, default 0.0
+        Momentum factor (>= 0).
+    dampening : float, default 0.0
+        Dampening of the momentum.
+    weight_decay : float, default 0.0
+        L2 penalty added to the gradient (>= 0).
+    nesterov : bool, default False
+        Nesterov momentum (requires momentum > 0 and dampening 0).
+
+    Notes
+    -----
+    No aliases: param, grad and velocity (when given) are three separate
+    buffers.
     """
     _check_same([("param", param), ("grad", grad), ("velocity", velocity)])
     check_buffers(("param", "velocity", "grad"), (param, velocity, grad), 2)
@@ -342,10 +525,35 @@ def adam_update(
 ):
     """One step of torch.optim.Adam (``decoupled=True``: AdamW), in place.
 
-    param, grad, m (first moment), v (second moment): same shape and dtype.
-    ``step`` counts from 1 (bias correction). Semantics:
-    https://pytorch.org/docs/stable/generated/torch.optim.Adam.html and
-    https://pytorch.org/docs/stable/generated/torch.optim.AdamW.html
+    Semantics: https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
+    and https://pytorch.org/docs/stable/generated/torch.optim.AdamW.html
+
+    Parameters
+    ----------
+    param : ndarray
+        Parameters, updated in place.
+    grad : ndarray
+        Their gradient, param's shape and dtype.
+    m : ndarray
+        First-moment buffer, updated in place.
+    v : ndarray
+        Second-moment buffer, updated in place.
+    step : int
+        The step number, counting from 1 (bias correction).
+    lr : float
+        Learning rate (>= 0).
+    beta1, beta2 : float, default 0.9, 0.999
+        Decay rates of the moments, in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator (>= 0).
+    weight_decay : float, default 0.0
+        L2 penalty added to the gradient (Adam) or decoupled weight decay
+        (AdamW).
+    decoupled : bool, default False
+        True for AdamW's decoupled weight decay.
+
+    Notes
+    -----
     No aliases: param, grad, m and v are four separate buffers.
     """
     _check_same([("param", param), ("grad", grad), ("m", m), ("v", v)])
@@ -365,8 +573,20 @@ def adam_update(
 def dropout_forward(x, u, out, p):
     """Inverted dropout: ``out = x * (u >= p) / (1 - p)``.
 
-    u: uniform noise in [0, 1) of x's shape and dtype, drawn by the caller
-    (so dropout is reproducible from one seeded generator); 0 <= p < 1.
+    Parameters
+    ----------
+    x : ndarray
+        Input, any shape.
+    u : ndarray
+        Uniform noise in [0, 1) of x's shape and dtype, drawn by the caller
+        (so dropout is reproducible from one seeded generator).
+    out : ndarray
+        Receives the output.
+    p : float
+        Drop probability, 0 <= p < 1.
+
+    Notes
+    -----
     In place: ``out`` may be ``x`` (not ``u``: the backward needs it).
     """
     _check_same([("x", x), ("u", u), ("out", out)])
@@ -378,6 +598,19 @@ def dropout_forward(x, u, out, p):
 def dropout_backward(u, dout, dx, p):
     """Dropout backward with the forward's noise ``u``: ``dx = dout * (u >= p) / (1 - p)``.
 
+    Parameters
+    ----------
+    u : ndarray
+        The noise the forward call used.
+    dout : ndarray
+        dL/dout, u's shape and dtype.
+    dx : ndarray
+        Receives dL/dx.
+    p : float
+        The forward's drop probability.
+
+    Notes
+    -----
     In place: ``dx`` may be ``dout``.
     """
     _check_same([("u", u), ("dout", dout), ("dx", dx)])
@@ -387,7 +620,20 @@ def dropout_backward(u, dout, dx, p):
 
 
 def count_correct(logits, labels):
-    """Number of rows whose arg-max equals the label: logits (B, C), labels (B,)."""
+    """Number of rows whose arg-max equals the label.
+
+    Parameters
+    ----------
+    logits : ndarray
+        Shape (B, C). Scores.
+    labels : ndarray
+        Shape (B,). Class ids, int32 or int64.
+
+    Returns
+    -------
+    int
+        How many rows are classified correctly.
+    """
     (batch, n_classes), _ = check_array("logits", logits, ndim=2)
     check_not_empty("logits", (batch, n_classes))
     check_array("labels", labels, shape=(batch,), allowed=LABEL_DTYPES)
@@ -399,7 +645,20 @@ def count_correct(logits, labels):
 
 
 def count_correct_binary(logits, target):
-    """Number of elements where ``logits > 0`` agrees with ``target > 0.5``."""
+    """Number of elements where ``logits > 0`` agrees with ``target > 0.5``.
+
+    Parameters
+    ----------
+    logits : ndarray
+        Scores, any shape.
+    target : ndarray
+        Targets in [0, 1], logits' shape and dtype.
+
+    Returns
+    -------
+    int
+        How many elements are classified correctly.
+    """
     _check_same([("logits", logits), ("target", target)])
     where = target_for([("logits", logits), ("target", target)])
     return int(where.count_correct_binary(logits, target))

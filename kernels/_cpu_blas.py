@@ -164,10 +164,25 @@ def _resolution():
 
 
 def cpu_blas():
-    """The BLAS the CPU kernels call: ``"mkl"`` or ``"openblas"``."""
+    """The BLAS the CPU kernels call: ``"mkl"`` or ``"openblas"``.
+
+    ``FASTNN_CPU_BLAS`` (``auto``, ``mkl`` or ``openblas``) decides; ``auto``
+    takes MKL when it is installed and measured at least 5% faster here.
+
+    Returns
+    -------
+    str
+        ``"mkl"`` or ``"openblas"``.
+    """
     return _resolution()[0]
 
 
 def cpu_blas_reason():
-    """Why ``cpu_blas()`` is what it is, as one sentence (``fastnn info``)."""
+    """Why ``cpu_blas()`` is what it is, as one sentence (``fastnn info``).
+
+    Returns
+    -------
+    str
+        The setting and, for ``auto``, the measured times or the fallback.
+    """
     return _resolution()[1]

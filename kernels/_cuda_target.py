@@ -4,7 +4,15 @@ _module = None
 
 
 def unavailable_reason():
-    """Why the CUDA target cannot run here, or None when it can."""
+    """Why the CUDA target cannot run here, or None when it can.
+
+    Exported as ``fastnn.kernels.cuda_unavailable_reason``.
+
+    Returns
+    -------
+    str or None
+        The reason (no CUDA package, a driver error, no device), or None.
+    """
     from . import _cuda_api
 
     try:
