@@ -44,6 +44,9 @@ unpacked and packed again as ``tar.xz`` it is 49 MB: carry that, unpack it
 into a folder on ``PYTHONPATH`` there. Measured: 2.5 minutes on an H200 with
 both packages tested (published runs: ``benchmarks/gpu_results/``).
 ``--quick`` (fewer rounds, 1 MNIST epoch) rehearses the whole path.
+tests/cuda/test_cuda_distributed.py (data-parallel training of a GPU model)
+needs mpi4py and an MPI library: their wheels (mpi4py for cp312 and mpich,
+15 MB) fit beside .whl and .data when numba-cuda-mlir stays behind.
 """
 
 import argparse

@@ -1,4 +1,17 @@
-"""A two-layer network trained with fastnn.kernels alone (no model API)."""
+"""A two-layer network trained with fastnn.kernels alone (no model API).
+
+Everything a model does is spelled out: buffers allocated once, forward,
+loss, backward and the SGD update per mini-batch, on 1,000 random points of
+three classes. The README's "kernel API" section explains what the loop
+relies on; ``tests/test_kernel_example.py`` checks that it learns.
+
+Run::
+
+    python examples/kernel_training_loop.py            # 20 epochs
+    python examples/kernel_training_loop.py --quick    # 2 epochs, a smoke test
+"""
+
+import argparse
 
 import numpy as np
 
@@ -42,5 +55,7 @@ def train(epochs=20, batch=64, lr=0.1, seed=0):
 
 
 if __name__ == "__main__":
-    _, losses = train()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 epochs only")
+    _, losses = train(epochs=2 if parser.parse_args().quick else 20)
     print(f"first batch loss {losses[0]:.3f}, last {losses[-1]:.3f}")

@@ -25,7 +25,7 @@ import threading
 try:
     import fcntl
 except ImportError:  # Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 
 def existing_mode(path):

@@ -1,6 +1,6 @@
 """Runs of full mini-batches in one compiled call (``kernels/cpu/epoch.py``)
 for the common case: a plain dense stack on the CPU, cross-entropy, SGD or
-Adam/AdamW, no sample weights. ``fit`` hands such runs here and takes the
+Adam/AdamW, with or without sample weights. ``fit`` hands such runs here and takes the
 other steps (a shorter last batch, other models) one by one; both paths use
 the same kernels in the same order, so training is bit for bit the same.
 """
@@ -19,8 +19,9 @@ class CompiledSteps:
     k..stop-1 and returns (done, loss_sum, correct, status, loss), as the
     kernels do; the optimizer's step count follows."""
 
-    def __init__(self, model, x, y, order, batch, epoch, track):
+    def __init__(self, model, x, y, order, batch, epoch, track, weights=None):
         self.model = model
+        self.row_weights, self.counts = _batch_weights(model, order, batch, weights)
         ws_bufs = model._train_buffers(batch)
         w, b, dw, db, codes, slopes = model._stack_params
         self.stack = (
@@ -53,6 +54,7 @@ class CompiledSteps:
                 x, y, order, scale, start, stop, xbuf, ybuf, self.stack, self.track,
                 loss_sum, model.params, model.grads, velocity, opt.steps,
                 (lr, momentum, damp_keep, wd, opt.nesterov, tiny, largest),
+                self.row_weights, self.counts,
             )  # fmt: skip
         else:
             steps = np.arange(opt.steps + 1, opt.steps + 1 + stop - start)
@@ -62,10 +64,28 @@ class CompiledSteps:
                 x, y, order, scale, start, stop, xbuf, ybuf, self.stack, self.track,
                 loss_sum, model.params, model.grads, opt.state["m"], opt.state["v"],
                 opt.decoupled, constants + (largest,), step_sizes, corrections,
+                self.row_weights, self.counts,
             )  # fmt: skip
         # the step path counts a step before its update, refused or not
         opt.steps += done - start + (status == 2)
         return done, loss_sum, correct, status, loss
+
+
+def _batch_weights(model, order, batch, weights):
+    """(row weights, counts) for the epoch's full batches: each batch's
+    weights rescaled to a weighted mean, and what its loss counts for in the
+    epoch's sum, computed exactly as ``Sequential._set_batch_weights``
+    computes them one batch at a time (sum in float64, the scale rounded to
+    the model's dtype before it multiplies). Without weights: (None, rows)."""
+    full = len(order) // batch
+    if weights is None:
+        return None, np.full(full, float(batch))
+    rows = weights[order[: full * batch]].reshape(full, batch)
+    totals = rows.sum(axis=1, dtype=np.float64)
+    scales = np.zeros(full)
+    np.divide(batch, totals, out=scales, where=totals > 0)
+    dtype = model.dtype
+    return rows * scales.astype(dtype)[:, None], totals
 
 
 def _adam_scalars(opt, dtype, lr, steps):
@@ -94,6 +114,5 @@ def plan(model, weights):
         model._backend.name == "cpu"
         and model._stack_params is not None
         and type(model.loss) is CrossEntropy
-        and weights is None
         and type(model.optimizer) in (optimizers.SGD, optimizers.Adam, optimizers.AdamW)
     )

@@ -10,6 +10,7 @@ state, and the compile settings.
 
 import copy
 import weakref
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,9 @@ DTYPES = ("float32", "float64")
 #: The model each optimizer instance serves (its state buffers are sized for
 #: that model's parameters: another model's step would run past them). Kept
 #: here, not on the optimizer, so copies of an optimizer start unowned.
-_OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
+_OPTIMIZER_OWNERS: weakref.WeakKeyDictionary[Any, weakref.ref[Any]] = (
+    weakref.WeakKeyDictionary()
+)
 
 #: Attributes ``Sequential.__init__`` sets; a copy rebuilds them, and carries
 #: over any others (a subclass's) as they are.

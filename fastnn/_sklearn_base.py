@@ -258,7 +258,7 @@ class BaseMLP(BaseEstimator):
                     idx = sample_idx[batch_slice] if self.shuffle else batch_slice
                     X_batch, y_batch, w_batch = batches.take(idx)
                     loss, w_sum = network.backprop(
-                        flat, grad, X_batch, y_batch, w_batch
+                        flat, grad, X_batch, y_batch, w_batch, fused=True
                     )
                     # the penalty is summed by the update pass, before it moves
                     # the weights

@@ -21,6 +21,8 @@ from scipy.special import expit, xlogy
 
 from fastnn import _sklearn_kernels as fused
 from fastnn.kernels import cpu as kernels
+from fastnn.kernels.cpu.activations import ACTIVATION_CODES
+from fastnn.kernels.cpu.dense import dense_stack_cross_entropy_step
 
 #: scikit-learn's hidden activation names -> fastnn kernel activations.
 KERNEL_ACTIVATIONS = {
@@ -140,6 +142,13 @@ class Network:
         self._rows = 0
         self._acts = self._deltas = None
         self._flat = self._flat_views = None
+        self._grad = self._grad_views_cache = None
+        layers = len(self.layout.coef_slices)
+        self._codes = np.array(
+            [ACTIVATION_CODES[self._kernel_activation(i)] for i in range(layers)],
+            np.int64,
+        )
+        self._slopes = np.zeros(layers)
 
     def _kernel_activation(self, layer):
         return "identity" if layer == len(self.layout.coef_slices) - 1 else self.hidden
@@ -168,13 +177,18 @@ class Network:
             inputs = acts[i]
         output_activation(self.out, acts[-1])
 
-    def backprop(self, flat, grad, X, Y, sample_weight=None):
+    def backprop(self, flat, grad, X, Y, sample_weight=None, fused=False):
         """The data loss on the batch (X, Y) at parameters ``flat`` and its
         gradient, without the L2 term, written into ``grad`` (same layout);
         returns (loss, sum of sample weights). X dense, C order, of
-        ``flat``'s dtype; Y (B, n_outputs)."""
+        ``flat``'s dtype; Y (B, n_outputs). ``fused``: for softmax outputs,
+        one kernel call whose loss is not clipped (see ``_softmax_backprop``);
+        L-BFGS, whose line search compares loss values, keeps the clipped
+        one."""
         rows = X.shape[0]
         acts, deltas = self._buffers(rows, flat.dtype)
+        if fused and self.out == "softmax" and self.loss == "log_loss":
+            return self._softmax_backprop(flat, grad, X, Y, sample_weight, acts, deltas)
         self.forward(flat, X, acts)
         loss = data_loss(self.loss, Y, acts[-1], sample_weight)
         w_sum = rows if sample_weight is None else float(sample_weight.sum())
@@ -203,6 +217,42 @@ class Network:
                 self._kernel_activation(i),
             )
         return loss, w_sum
+
+    def _softmax_backprop(self, flat, grad, X, Y, sample_weight, acts, deltas):
+        """``backprop`` for softmax outputs with log-loss: forward, loss and
+        backward in one kernel call (the per-call overhead of separate
+        kernels and NumPy passes dominates small networks). The kernel's
+        loss is log-sum-exp minus the true class's logit, which equals
+        scikit-learn's -log(clip(p, eps, 1 - eps)) except on rows fitted to
+        within eps (p > 1 - eps: a loss below 1.2e-16 instead of at it) or
+        missed by more (p < eps: above 36 instead of at it)."""
+        rows = X.shape[0]
+        labels = Y.argmax(axis=1)  # one-hot rows (LabelBinarizer)
+        w_sum = rows if sample_weight is None else float(sample_weight.sum())
+        row_weights = None
+        if sample_weight is not None:  # the kernel averages w_i l_i over rows
+            row_weights = np.asarray(sample_weight, flat.dtype) * (rows / w_sum)
+        coefs, intercepts = self._views(flat)
+        dcoefs, dintercepts = self._grad_views(grad)
+        loss = dense_stack_cross_entropy_step(
+            X,
+            labels,
+            tuple(coefs),
+            tuple(intercepts),
+            tuple(acts),
+            tuple(deltas),
+            tuple(dcoefs),
+            tuple(dintercepts),
+            self._codes,
+            self._slopes,
+            row_weights,
+        )
+        return loss, w_sum
+
+    def _grad_views(self, grad):
+        if self._grad is not grad:
+            self._grad, self._grad_views_cache = grad, self.layout.views(grad)
+        return self._grad_views_cache
 
     def regularised(self, loss, squares, w_sum):
         """``loss`` plus the L2 penalty, from the sum of squared weights."""

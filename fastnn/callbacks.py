@@ -1,6 +1,15 @@
 """Training history, the callback base class and early stopping."""
 
+from __future__ import annotations
+
 import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 #: The hooks ``fit`` calls, in order of a run.
 HOOKS = ("on_train_begin", "on_epoch_end", "on_train_end")
@@ -57,23 +66,89 @@ def as_hooks(callbacks):
 
 
 class History:
-    """Per-epoch metrics of a ``fit`` call: ``history.history["loss"]`` etc."""
+    """Per-epoch metrics of a ``fit`` call, as ``fit`` returns them.
 
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
-        self.seed = None
+    Attributes
+    ----------
+    history : dict of str to list of float
+        One list per logged name, one value per epoch: ``"loss"``, each
+        compiled metric (``"accuracy"``), ``"time_s"`` (the epoch's seconds)
+        and, with validation data, ``"val_loss"``, ``"val_accuracy"``...
+        ``history["loss"]`` is ``history.history["loss"]``.
+    epoch : list of int
+        The epochs trained, counted from 0 and continuing across ``fit`` calls
+        on one model (a second ``fit(epochs=2)`` logs epochs 2 and 3).
+    seed : int or None
+        The ``seed`` passed to ``fit``.
+    """
 
-    def append(self, epoch, logs):
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.seed: int | None = None
+
+    def append(self, epoch: int, logs: Mapping[str, float]) -> None:
         self.epoch.append(epoch)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
+
+    def plot(
+        self,
+        keys: Sequence[str] | None = None,
+        *,
+        ax: Axes | Sequence[Axes] | None = None,
+        path: str | os.PathLike[str] | None = None,
+    ) -> Figure:
+        """Draw the loss and metric curves per epoch with matplotlib.
+
+        One subplot per quantity (loss, accuracy...), side by side; each shows
+        the training curve and, when ``fit`` had validation data, the
+        validation curve (the ``val_*`` values) on the same axes, against the
+        epoch counted from 1 as ``fit`` prints it.
+
+        Parameters
+        ----------
+        keys : sequence of str, optional
+            The quantities to draw, e.g. ``["loss"]`` (or ``"loss"``), named
+            without the ``val_`` prefix. Default: every logged quantity
+            except ``time_s``, the loss first.
+        ax : matplotlib Axes or sequence of Axes, optional
+            Draw into these (one per quantity, in order; the array
+            ``plt.subplots`` returns works) instead of a new figure.
+        path : str or os.PathLike, optional
+            Also save the figure here; the suffix picks the format (``.png``,
+            ``.pdf``, ``.svg``...), as in ``Figure.savefig``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure drawn on: a new pyplot figure (``plt.show()`` shows
+            it), or the figure of ``ax``.
+
+        Raises
+        ------
+        ImportError
+            If matplotlib is not installed: ``pip install ".[plot]"`` from the
+            fastnn clone installs it.
+        ValueError
+            If the history is empty (no epoch trained), ``keys`` names a
+            quantity that was not logged, or ``ax`` holds a different number
+            of Axes than there are quantities.
+
+        Examples
+        --------
+        >>> history = model.fit(x, y, epochs=10, validation_split=0.1)  # doctest: +SKIP
+        >>> fig = history.plot(path="curves.png")  # doctest: +SKIP
+        """
+        from fastnn._plotting import plot_history
+
+        return plot_history(self, keys, ax=ax, path=path)
 
 
 class EarlyStopping(Callback):

@@ -111,6 +111,13 @@ def build_parser():
     train.add_argument(
         "--save", default=None, metavar="PATH", help="save the model here"
     )
+    train.add_argument(
+        "--plot",
+        default=None,
+        metavar="PATH",
+        help="write the loss and accuracy curves per epoch to this image "
+        "(.png, .svg, .pdf...; needs matplotlib)",
+    )
     train.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     train.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     train.add_argument(
@@ -119,6 +126,13 @@ def build_parser():
         help="print the results as one JSON object on the last line",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training over MPI, one process per rank: run as "
+        "mpiexec -n N fastnn train --distributed; --batch-size is the global "
+        "batch; rank 0 prints and saves",
+    )
 
     evaluate = sub.add_parser(
         "evaluate", help="evaluate a saved model on the MNIST test set"
@@ -206,6 +220,8 @@ def _train(args):
 
     if args.save:
         _check_writable(args.save, "--save")
+    if args.plot:
+        _check_plot(args.plot, args.epochs)
 
     # raw uint8 pixels, scaled by the model a batch at a time: a quarter of
     # the memory of a float32 copy of the dataset
@@ -235,10 +251,14 @@ def _train(args):
         cls = fnn.Adam if args.optimizer == "adam" else fnn.AdamW
         optimizer = cls(lr=0.001 if args.lr is None else args.lr, schedule=schedule)
     model.compile(optimizer=optimizer, loss="cross_entropy", metrics=["accuracy"])
-    if not args.json:
+    # with --distributed, DataParallel trains, evaluates and saves over the
+    # ranks (the same calls); only rank 0 prints and writes
+    trainer = _data_parallel(model) if args.distributed else model
+    root = not args.distributed or trainer.is_root
+    if not args.json and root:
         model.summary()
     start = time.perf_counter()
-    history = model.fit(
+    history = trainer.fit(
         x_train,
         y_train,
         epochs=args.epochs,
@@ -247,7 +267,7 @@ def _train(args):
         verbose=0 if args.quiet else 1,
     )
     train_time = time.perf_counter() - start
-    result = model.evaluate(x_test, y_test)
+    result = trainer.evaluate(x_test, y_test)
     summary = {
         "test_accuracy": result["accuracy"],
         "test_loss": result["loss"],
@@ -258,10 +278,18 @@ def _train(args):
         if train_time
         else None,
         "device": args.device,
+        "ranks": trainer.size if args.distributed else 1,
     }
     if args.save:
-        model.save(args.save)
+        trainer.save(args.save)
         summary["saved"] = args.save
+    if not root:
+        return
+    if args.plot:
+        from fastnn import _plotting
+
+        _plotting.plot_history(history, path=args.plot, pyplot=False)
+        summary["plot"] = args.plot
     if args.json:
         print(json.dumps(summary))
     else:
@@ -272,6 +300,33 @@ def _train(args):
         )
         if args.save:
             print(f"saved to {args.save}")
+        if args.plot:
+            print(f"curves written to {args.plot}")
+
+
+def _data_parallel(model):
+    """--distributed: the model wrapped for data-parallel training over MPI."""
+    try:
+        from fastnn.distributed import DataParallel
+
+        return DataParallel(model)
+    except ImportError as exc:
+        raise RuntimeError(f"--distributed: {exc}") from None
+
+
+def _check_plot(path: str, epochs: int) -> None:
+    """--plot's checks, before the data loads: matplotlib, the format, the
+    folder, and at least one epoch to draw."""
+    from fastnn import _plotting
+
+    try:
+        _plotting.require_matplotlib()
+    except ImportError as exc:
+        raise RuntimeError(f"--plot: {exc}") from None
+    _plotting.check_image_path(path, "--plot")
+    _check_writable(path, "--plot")
+    if epochs == 0:
+        raise ValueError("--plot: --epochs 0 trains no epoch to draw")
 
 
 def _evaluate(args):

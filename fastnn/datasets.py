@@ -1,13 +1,17 @@
 """Datasets. ``load_mnist`` finds, verifies and parses the MNIST IDX files."""
 
+from __future__ import annotations
+
 import gzip
 import hashlib
 import math
 import os
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 MNIST_FILES = {
     # name: (SHA-256 of the decompressed IDX file, MD5 of the official .gz)
@@ -47,8 +51,14 @@ class DatasetError(ValueError):
     """A data file is missing, corrupt, or could not be downloaded."""
 
 
-def default_cache_dir():
-    """``$XDG_CACHE_HOME/fastnn/mnist`` (default ``~/.cache/fastnn/mnist``)."""
+def default_cache_dir() -> Path:
+    """Where downloaded MNIST files are kept.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$XDG_CACHE_HOME/fastnn/mnist`` (default ``~/.cache/fastnn/mnist``).
+    """
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
         os.path.expanduser("~"), ".cache"
     )
@@ -138,8 +148,31 @@ def _read_verified(path, name):
     return data
 
 
-def parse_idx(data, expected_ndim, source="data"):
-    """A uint8 IDX byte string (magic 0x0000 08 <ndim>) as a NumPy array."""
+def parse_idx(
+    data: bytes | bytearray, expected_ndim: int, source: str = "data"
+) -> npt.NDArray[np.uint8]:
+    """A uint8 IDX byte string (magic 0x0000 08 <ndim>) as a NumPy array.
+
+    Parameters
+    ----------
+    data : bytes or bytearray
+        The whole (decompressed) IDX file.
+    expected_ndim : int
+        The number of dimensions it must have (3 for images, 1 for labels).
+    source : str, default "data"
+        Names the data in error messages.
+
+    Returns
+    -------
+    numpy.ndarray of uint8
+        A read-only view of ``data``, shaped as its header says.
+
+    Raises
+    ------
+    DatasetError
+        For a bad magic number, another ndim, or a size that does not match
+        the header.
+    """
     shape, header_end = _idx_header(data, expected_ndim, source)
     if len(data) - header_end != math.prod(shape):
         raise DatasetError(
@@ -222,13 +255,31 @@ def _find_directory(path):
     return directory
 
 
-def mnist_directory(path=None, download=True):
+def mnist_directory(
+    path: str | os.PathLike[str] | None = None, download: bool = True
+) -> Path:
     """The directory holding the four MNIST IDX files (``.gz`` or raw).
 
     Looked up as in ``load_mnist``: ``path``, else ``$FASTNN_DATA_DIR`` (either
     must hold all four files), else the user cache; if the cache lacks some
     and ``download`` is true, they are downloaded (with pooch, checked by MD5)
     into it first.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A directory that must hold the four files.
+    download : bool, default True
+        Download missing files into the cache.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    DatasetError
+        When files are missing and cannot (or may not) be downloaded.
     """
     directory = _find_directory(path)
     if directory is None:
@@ -245,7 +296,14 @@ def mnist_directory(path=None, download=True):
     return directory
 
 
-def load_mnist(path=None, download=True, dtype="float32"):
+def load_mnist(
+    path: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    dtype: str = "float32",
+) -> tuple[
+    tuple[npt.NDArray[Any], npt.NDArray[np.int64]],
+    tuple[npt.NDArray[Any], npt.NDArray[np.int64]],
+]:
     """MNIST as ``((x_train, y_train), (x_test, y_test))``.
 
     x: shape (N, 784), float32 in [0, 1] (``dtype="float32"``), or the raw
@@ -257,11 +315,32 @@ def load_mnist(path=None, download=True, dtype="float32"):
     downloaded (with pooch, checked by MD5) if ``download`` is true. Local
     files may be gzipped or raw IDX; their decompressed contents are checked
     against the known SHA-256.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A directory holding the four files.
+    download : bool, default True
+        Download missing files into the user cache.
+    dtype : {"float32", "uint8"}, default "float32"
+        Pixels scaled to [0, 1], or the raw bytes.
+
+    Returns
+    -------
+    ((x_train, y_train), (x_test, y_test))
+        x (60000, 784) and (10000, 784) of ``dtype``; y int64 labels 0..9.
+
+    Raises
+    ------
+    DatasetError
+        For missing, corrupt or undownloadable files.
+    ValueError
+        For another ``dtype``.
     """
     if dtype not in ("float32", "uint8"):
         raise ValueError(f"dtype: expected 'float32' or 'uint8', got {dtype!r}")
     directory = mnist_directory(path, download)
-    arrays = {}
+    arrays: dict[str, npt.NDArray[Any]] = {}
     for name in MNIST_FILES:
         file = _local_file(directory, name)
         raw = parse_idx(

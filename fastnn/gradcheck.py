@@ -1,13 +1,26 @@
 """Check backpropagation against finite differences on a whole model."""
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from fastnn import losses as losses_module
 from fastnn._workspace import Workspace
 from fastnn.model import Sequential
 
 
-def gradient_check(model, x, y, loss=None, eps=1e-5, max_params=200, seed=0):
+def gradient_check(
+    model: Sequential,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    loss: losses_module.Loss | str | None = None,
+    eps: float = 1e-5,
+    max_params: int = 200,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Compare backprop gradients of the model's loss with central differences.
 
     Runs on a float64 copy of ``model`` (same weights) at up to
@@ -19,6 +32,29 @@ def gradient_check(model, x, y, loss=None, eps=1e-5, max_params=200, seed=0):
     components below 1e-6 are compared absolutely, since the differences' own
     rounding noise (~1e-10 at eps=1e-5) would swamp their relative error.
     Relative errors below ~1e-5 mean backprop is right; ~1e-2 means a bug.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model (not changed).
+    x : array_like (N, F)
+        Features.
+    y : array_like
+        Labels (N,) or targets (N, O), as the loss expects.
+    loss : Loss or str, optional
+        The loss to differentiate; default the model's, else cross-entropy.
+    eps : float, default 1e-5
+        Step of the central differences.
+    max_params : int, default 200
+        How many parameters (at most) to check.
+    seed : int, default 0
+        Seeds the choice of parameters and the dropout masks.
+
+    Returns
+    -------
+    dict
+        ``max_abs_error`` (float), ``max_relative_error`` (float) and
+        ``checked`` (int, the number of parameters compared).
     """
     loss = losses_module.get(
         loss if loss is not None else (model.loss or "cross_entropy")

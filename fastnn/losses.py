@@ -1,5 +1,9 @@
 """Model losses: each wraps one fused kernel and knows its targets' form."""
 
+from __future__ import annotations
+
+from typing import Any, Callable
+
 
 class Loss:
     """Base class. ``__call__(ops, outputs, targets, grad, weights=None)``
@@ -10,9 +14,17 @@ class Loss:
     #: dtype kind of targets: "labels" (int class ids) or "values" (floats).
     target_kind = "values"
     #: (low, high) bounds of "values" targets, or None for any real number.
-    target_range = None
+    target_range: tuple[float, float] | None = None
+    #: ``correct(ops, outputs, targets)`` counting right predictions, or None
+    #: where accuracy is undefined.
+    correct: Callable[..., int] | None
 
-    def __repr__(self):
+    def __call__(
+        self, ops: Any, outputs: Any, targets: Any, grad: Any, weights: Any = None
+    ) -> float:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
@@ -22,10 +34,49 @@ class CrossEntropy(Loss):
     name = "cross_entropy"
     target_kind = "labels"
 
-    def __call__(self, ops, outputs, targets, grad, weights=None):
+    def __call__(
+        self, ops: Any, outputs: Any, targets: Any, grad: Any, weights: Any = None
+    ) -> float:
+        """The batch mean loss, and its gradient written into ``grad``.
+
+        Parameters
+        ----------
+        ops : module
+            The kernel module of the model's device.
+        outputs : array (B, O)
+            The network's outputs, logits.
+        targets : array
+            Integer class labels (B,).
+        grad : array (B, O) or None
+            Where dL/doutputs is written (already divided by B); None skips it.
+        weights : array (B,), optional
+            Per-row weights multiplying each row's term (the sum is still
+            divided by B).
+
+        Returns
+        -------
+        float
+            The batch mean loss.
+        """
         return ops.softmax_cross_entropy(outputs, targets, grad, weights)
 
-    def correct(self, ops, outputs, targets):
+    def correct(self, ops: Any, outputs: Any, targets: Any) -> int:
+        """How many predictions are right.
+
+        Parameters
+        ----------
+        ops : module
+            The kernel module of the model's device.
+        outputs : array (B, O)
+            The network's outputs, logits.
+        targets : array
+            Integer class labels (B,).
+
+        Returns
+        -------
+        int
+            Rows whose largest logit is at their label.
+        """
         return ops.count_correct(outputs, targets)
 
 
@@ -34,7 +85,30 @@ class MSE(Loss):
 
     name = "mse"
 
-    def __call__(self, ops, outputs, targets, grad, weights=None):
+    def __call__(
+        self, ops: Any, outputs: Any, targets: Any, grad: Any, weights: Any = None
+    ) -> float:
+        """The batch mean loss, and its gradient written into ``grad``.
+
+        Parameters
+        ----------
+        ops : module
+            The kernel module of the model's device.
+        outputs : array (B, O)
+            The network's outputs.
+        targets : array
+            Real targets (B, O).
+        grad : array (B, O) or None
+            Where dL/doutputs is written (already divided by B); None skips it.
+        weights : array (B,), optional
+            Per-row weights multiplying each row's term (the sum is still
+            divided by B).
+
+        Returns
+        -------
+        float
+            The batch mean loss.
+        """
         return ops.mse(outputs, targets, grad, weights)
 
     correct = None
@@ -46,18 +120,77 @@ class BinaryCrossEntropy(Loss):
     name = "binary_cross_entropy"
     target_range = (0.0, 1.0)
 
-    def __call__(self, ops, outputs, targets, grad, weights=None):
+    def __call__(
+        self, ops: Any, outputs: Any, targets: Any, grad: Any, weights: Any = None
+    ) -> float:
+        """The batch mean loss, and its gradient written into ``grad``.
+
+        Parameters
+        ----------
+        ops : module
+            The kernel module of the model's device.
+        outputs : array (B, O)
+            The network's outputs, logits.
+        targets : array
+            Targets in [0, 1] (B, O).
+        grad : array (B, O) or None
+            Where dL/doutputs is written (already divided by B); None skips it.
+        weights : array (B,), optional
+            Per-row weights multiplying each row's term (the sum is still
+            divided by B).
+
+        Returns
+        -------
+        float
+            The batch mean loss.
+        """
         return ops.binary_cross_entropy_with_logits(outputs, targets, grad, weights)
 
-    def correct(self, ops, outputs, targets):
+    def correct(self, ops: Any, outputs: Any, targets: Any) -> int:
+        """How many predictions are right.
+
+        Parameters
+        ----------
+        ops : module
+            The kernel module of the model's device.
+        outputs : array (B, O)
+            The network's outputs, logits.
+        targets : array
+            Targets in [0, 1] (B, O).
+
+        Returns
+        -------
+        int
+            Output elements whose sign (logit > 0) matches target > 0.5;
+            each row counts O times.
+        """
+        return ops.count_correct_binary(outputs, targets)
         return ops.count_correct_binary(outputs, targets)
 
 
-LOSSES = {cls.name: cls for cls in (CrossEntropy, MSE, BinaryCrossEntropy)}
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls for cls in (CrossEntropy, MSE, BinaryCrossEntropy)
+}
 
 
-def get(loss):
-    """A Loss from an instance or one of the names in ``LOSSES``."""
+def get(loss: Loss | str) -> Loss:
+    """A Loss from an instance or one of the names in ``LOSSES``.
+
+    Parameters
+    ----------
+    loss : Loss or str
+        A Loss (returned as it is) or ``"cross_entropy"``, ``"mse"``,
+        ``"binary_cross_entropy"``.
+
+    Returns
+    -------
+    Loss
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+    """
     if isinstance(loss, Loss):
         return loss
     if not isinstance(loss, str) or loss not in LOSSES:

@@ -13,44 +13,95 @@ call takes its own workspace); one model trains in one thread at a time
 like the original.
 """
 
+from __future__ import annotations
+
 import copy
-import math
+import os
 import threading
 import weakref
+from typing import IO, TYPE_CHECKING, Any, Iterable, cast
 
 import numpy as np
+import numpy.typing as npt
 
-from fastnn import _inputs, _model_state, training
+from fastnn import _dask, _inputs, _model_state, training
 from fastnn import losses as losses_module
 from fastnn import optimizers as optimizers_module
 from fastnn._backend import get_backend
 from fastnn._divergence import DivergenceError, diverged  # noqa: F401 - re-exported
-from fastnn._workspace import TrainingGuard, Workspace, WorkspacePool
+from fastnn._model_steps import BatchSteps
+from fastnn._workspace import TrainingGuard, WorkspacePool
 from fastnn.kernels.cpu.activations import ACTIVATION_CODES
-from fastnn.kernels.cpu.dense import (
-    dense_stack_cross_entropy_step,
-    dense_stack_forward,
-)
 from fastnn.layers import Dense, DenseWithActivation, Layer, fuse
 from fastnn.layers import from_config as layer_from_config
-from fastnn.losses import CrossEntropy
+from fastnn.losses import Loss
+from fastnn.optimizers import Optimizer
+
+if TYPE_CHECKING:
+    from fastnn.callbacks import Callback, History
 
 METRICS = ("accuracy",)
 
 
-class Sequential:
+class Sequential(BatchSteps):
     """A feed-forward network: layers applied in order.
 
     ``Sequential([Dense(784, 512, activation="relu"), Dense(512, 10)])``.
-    ``dtype`` is "float32" (default) or "float64"; ``device`` "cpu" or "cuda";
-    parameters are initialised from ``seed`` now, or lazily on first use (from
-    ``fit``'s seed when given). Consecutive Dense + activation layers run as
-    one fused kernel call.
+    Consecutive Dense + activation layers run as one fused kernel call.
+
+    Parameters
+    ----------
+    layers : iterable of Layer
+        The layers, in order; the first is a ``Dense`` (it fixes the input
+        width). A layer with weights belongs to one model.
+    dtype : {"float32", "float64"}, default "float32"
+        dtype of the parameters, activations and outputs.
+    device : {"cpu", "cuda"}, default "cpu"
+        Where parameters and computation live.
+    seed : int, optional
+        Initialise the parameters from ``seed`` now; None: lazily on first
+        use (from ``fit``'s seed when given).
+    input_scale : float, optional
+        A factor (> 0) every input is multiplied by as it is read (e.g.
+        1/255 for raw pixels), saved with the model.
+
+    Attributes
+    ----------
+    in_features, out_features : int
+        The input width ``F`` and output width ``O``.
+    loss : Loss or None
+        Set by ``compile``.
+    optimizer : Optimizer or None
+        Set by ``compile``.
+    metrics : list of str
+        Set by ``compile``.
+    epochs_trained : int
+        Epochs that ``fit`` has run (saved with the model).
+
+    Raises
+    ------
+    TypeError
+        When ``layers`` is not a list of fastnn layers.
+    ValueError
+        For an empty list, a first layer that is not Dense, mismatched
+        widths, a shared layer, or a bad dtype, device or input_scale.
     """
 
+    loss: Loss | None
+    optimizer: Optimizer | None
+    metrics: list[str]
+    epochs_trained: int
+    params: Any
+    grads: Any
+
     def __init__(
-        self, layers, dtype="float32", device="cpu", seed=None, input_scale=None
-    ):
+        self,
+        layers: Iterable[Layer],
+        dtype: npt.DTypeLike = "float32",
+        device: str = "cpu",
+        seed: int | None = None,
+        input_scale: float | None = None,
+    ) -> None:
         if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
             raise TypeError(
                 f"layers: expected a list of fastnn layers, got {type(layers).__name__}"
@@ -117,7 +168,8 @@ class Sequential:
 
     # ----------------------------------------------------------- parameters
     @property
-    def built(self):
+    def built(self) -> bool:
+        """Whether the parameters exist (``build``, a seed, or first use)."""
         return self.params is not None
 
     def _param_layout(self):
@@ -129,13 +181,25 @@ class Sequential:
         return layout
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
+        """The number of parameters (weights and biases) of the network."""
         return sum(
             int(np.prod(s)) for _, shapes, _ in self._param_layout() for s in shapes
         )
 
-    def build(self, seed=None):
-        """Initialise the parameters from ``seed`` (None: fresh randomness)."""
+    def build(self, seed: int | None = None) -> Sequential:
+        """Initialise the parameters (again, when built already).
+
+        Parameters
+        ----------
+        seed : int, optional
+            Seed of the random initialisation; None: fresh randomness.
+
+        Returns
+        -------
+        Sequential
+            The model itself.
+        """
         self._training.refuse_if_training_elsewhere("build")
         rng = np.random.default_rng(seed)
         host = np.empty(self.n_params, self.dtype)
@@ -206,8 +270,19 @@ class Sequential:
                 if self.params is None:
                     self.build(seed)
 
-    def to(self, device):
-        """Move parameters and optimizer state to ``device`` ("cpu" or "cuda")."""
+    def to(self, device: str) -> Sequential:
+        """Move parameters and optimizer state to ``device``.
+
+        Parameters
+        ----------
+        device : {"cpu", "cuda"}
+            The target device.
+
+        Returns
+        -------
+        Sequential
+            The model itself.
+        """
         if device == self.device:
             return self
         self._training.refuse_if_training_elsewhere("to")
@@ -227,17 +302,37 @@ class Sequential:
             self.optimizer.state = {}
         if weights is not None:
             self._set_flat(weights)
-            for name, host in state.items():
-                backend.copy_into(self.optimizer.state[name], host)
+            if self.optimizer is not None:  # ``state`` is empty otherwise
+                for name, host in state.items():
+                    backend.copy_into(self.optimizer.state[name], host)
         return self
 
-    def get_weights(self):
-        """A host copy of the flat parameter vector."""
+    def get_weights(self) -> npt.NDArray[Any]:
+        """A host copy of the flat parameter vector.
+
+        Returns
+        -------
+        numpy.ndarray (P,)
+            All parameters in storage order (layer by layer, ``W`` then
+            ``b``), of the model's dtype. Builds the model if needed.
+        """
         self._ensure_built()
         return np.array(self._backend.to_host(self.params), copy=True)
 
-    def set_weights(self, flat):
-        """Load a flat parameter vector (as returned by ``get_weights``)."""
+    def set_weights(self, flat: npt.ArrayLike) -> None:
+        """Load a flat parameter vector.
+
+        Parameters
+        ----------
+        flat : array_like (P,)
+            Values as returned by ``get_weights`` (any shape with P elements),
+            converted to the model's dtype.
+
+        Raises
+        ------
+        ValueError
+            When it does not hold ``n_params`` values.
+        """
         self._training.refuse_if_training_elsewhere("set_weights")
         flat = np.asarray(flat, self.dtype).reshape(-1)
         if flat.size != self.n_params:
@@ -247,8 +342,15 @@ class Sequential:
         self._ensure_built()
         self._backend.copy_into(self.params, flat)
 
-    def parameters(self):
-        """{"layers.<i>.<name>": host copy of each parameter array}."""
+    def parameters(self) -> dict[str, npt.NDArray[Any]]:
+        """Host copies of the parameter arrays, by name.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``{"layers.<i>.<name>": array}``, e.g. ``layers.0.W`` (I, O)
+            and ``layers.0.b`` (O,).
+        """
         self._ensure_built()
         out = {}
         for i, layer in enumerate(self.layers):
@@ -259,13 +361,39 @@ class Sequential:
         return out
 
     # -------------------------------------------------------------- compile
-    def compile(self, optimizer="sgd", loss="cross_entropy", metrics=None):
+    def compile(
+        self,
+        optimizer: Optimizer | str = "sgd",
+        loss: Loss | str = "cross_entropy",
+        metrics: Iterable[str] | None = None,
+    ) -> Sequential:
         """Choose the optimizer (name or instance), loss and metrics.
 
         An optimizer instance holds its model's state buffers, so it belongs
         to one model (``copy.deepcopy(optimizer)`` for another). Everything
         is checked before anything changes: a failed compile leaves the model
         as it was.
+
+        Parameters
+        ----------
+        optimizer : Optimizer or {"sgd", "adam", "adamw"}, default "sgd"
+            An optimizer, or the name of one with default hyperparameters.
+        loss : Loss or {"cross_entropy", "mse", "binary_cross_entropy"}
+            The loss (default ``"cross_entropy"``: logits and integer labels).
+        metrics : list of str, optional
+            Metrics that ``fit`` and ``evaluate`` report: ``["accuracy"]``
+            (for cross-entropy and binary cross-entropy) or none.
+
+        Returns
+        -------
+        Sequential
+            The model itself.
+
+        Raises
+        ------
+        ValueError
+            For an unknown optimizer, loss or metric, or an optimizer that
+            belongs to another model.
         """
         self._training.refuse_if_training_elsewhere("compile")
         optimizer = optimizers_module.get(optimizer)
@@ -298,9 +426,12 @@ class Sequential:
             )
 
     # ----------------------------------------------------------------- data
-    def _check_xy(self, x, y, name_x="x", name_y="y"):
+    def _check_xy(
+        self, x: Any, y: Any, name_x: str = "x", name_y: str = "y"
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
         x = self._check_x(x, name_x)
-        if self.loss.target_kind == "labels":
+        loss = cast(Loss, self.loss)  # callers have compiled (or set) the loss
+        if loss.target_kind == "labels":
             y = _inputs.labels(y, x.shape[0], self.out_features, name_y)
         else:
             y = _inputs.targets(
@@ -309,11 +440,11 @@ class Sequential:
                 self.out_features,
                 self.dtype,
                 name_y,
-                self.loss.target_range,
+                loss.target_range,
             )
         return x, y
 
-    def _check_x(self, x, name="x"):
+    def _check_x(self, x: Any, name: str = "x") -> npt.NDArray[Any]:
         """Checked features, kept in their own real dtype (uint8 images stay
         uint8): each batch is converted, and scaled, as it is read."""
         return _inputs.features(
@@ -321,89 +452,35 @@ class Sequential:
         )
 
     # ---------------------------------------------------------------- steps
-    # The input of a step is passed as ``x`` (the first stage only reads it);
-    # ``bufs.acts[0]`` is merely where fit gathers a batch and where a device
-    # copy of the input lives.
-    def _forward(self, bufs, x, training):
-        acts = bufs.acts
-        if self._stack_params is not None:  # a plain dense stack: one kernel call
-            weights, biases, _, _, codes, slopes = self._stack_params
-            dense_stack_forward(x, weights, biases, bufs.stack_outs, codes, slopes)
-            return
-        ops = self._backend.ops
-        for i, stage in enumerate(self._stages):
-            stage.forward(ops, x if i == 0 else acts[i], acts[i + 1], training)
+    def train_on_batch(
+        self,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        seed: int | None = None,
+        sample_weight: npt.ArrayLike | None = None,
+        class_weight: dict[int, float] | str | None = None,
+    ) -> float:
+        """One gradient step on the batch (x, y).
 
-    def _backward(self, bufs, x):
-        ops = self._backend.ops
-        acts, grads = bufs.acts, bufs.grads
-        for i in range(len(self._stages) - 1, -1, -1):
-            self._stages[i].backward(
-                ops, x if i == 0 else acts[i], acts[i + 1], grads[i + 1], grads[i]
-            )
+        Counts toward the optimizer's steps but not ``epochs_trained``.
 
-    def _readable_input(self, bufs, x_rows):
-        """The array the kernels read for rows of checked input (any real
-        dtype, C-contiguous): on the CPU the rows themselves when they are of
-        the model's dtype and unscaled (no copy), else their conversion into
-        the batch's input buffer."""
-        if (
-            self._backend.name == "cpu"
-            and x_rows.dtype == self.dtype
-            and self.input_scale is None
-        ):
-            return x_rows
-        self._backend.convert_inputs(x_rows, bufs.acts[0], self._input_multiplier)
-        return bufs.acts[0]
+        Parameters
+        ----------
+        x : array_like (B, F)
+            Features, of any real dtype.
+        y : array_like
+            Integer labels (B,) for cross-entropy, else targets (B, O).
+        seed : int, optional
+            Seeds the initialisation of an unbuilt model and the dropout
+            masks.
+        sample_weight, class_weight
+            As in ``fit``.
 
-    @property
-    def _input_multiplier(self):
-        return 1.0 if self.input_scale is None else self.input_scale
-
-    def _infer(self, bufs, x_rows):
-        """Inference-mode forward on rows of checked input."""
-        self._forward(bufs, self._readable_input(bufs, x_rows), training=False)
-
-    def _train_step(self, bufs, x, epoch, step=None, history=None, weighted=False):
-        """Forward, loss, backward and one optimizer update on the batch whose
-        input is ``x`` and whose targets (and, ``weighted``, row weights from
-        ``_set_batch_weights``) are in ``bufs``."""
-        ops = self._backend.ops
-        row_weights = bufs.weights if weighted else None
-        fused = self._stack_params is not None and isinstance(self.loss, CrossEntropy)
-        if fused:  # forward, loss and backward in one kernel call
-            weights, biases, dweights, dbiases, codes, slopes = self._stack_params
-            loss = dense_stack_cross_entropy_step(
-                x,
-                bufs.targets,
-                weights,
-                biases,
-                bufs.stack_outs,
-                bufs.stack_douts,
-                dweights,
-                dbiases,
-                codes,
-                slopes,
-                row_weights,
-            )
-        else:
-            self._forward(bufs, x, training=True)
-            loss = self.loss(
-                ops, bufs.acts[-1], bufs.targets, bufs.grads[-1], row_weights
-            )
-        if not math.isfinite(loss):
-            raise diverged("loss", loss, epoch, step, history)
-        if not fused:
-            self._backward(bufs, x)
-        refused = self.optimizer.step(ops, self.params, self.grads, epoch, guard=True)
-        if refused:
-            raise diverged("update", loss, epoch, step, history)
-        return loss
-
-    def train_on_batch(self, x, y, seed=None, sample_weight=None, class_weight=None):
-        """One gradient step on the batch (x, y); returns its loss (before the
-        step). Counts toward the optimizer's steps but not ``epochs_trained``.
-        ``sample_weight``/``class_weight`` as in ``fit``."""
+        Returns
+        -------
+        float
+            The batch's loss before the step.
+        """
         self._require_compiled()
         x, y = self._check_xy(x, y)
         weights = None
@@ -423,56 +500,22 @@ class Sequential:
                 bufs, x, self.epochs_trained, weighted=weights is not None
             )
 
-    def _check_weights(self, sample_weight, class_weight, y):
-        """Per-sample loss weights (model dtype) from fit's ``sample_weight``
-        and ``class_weight``, or None when both are None."""
-        kind = self.loss.target_kind
-        return _inputs.sample_weights(
-            sample_weight, class_weight, y, self.out_features, self.dtype, kind
-        )
-
-    def _set_batch_weights(self, bufs, batch_weights):
-        """Put the batch's row weights, rescaled to a weighted mean
-        (w * B / sum(w), scikit-learn's convention), into ``bufs.weights``;
-        return sum(w). A batch of zero weights moves nothing (all zero)."""
-        total = float(np.sum(batch_weights, dtype=np.float64))
-        scale = len(batch_weights) / total if total > 0 else 0.0
-        self._backend.copy_into(
-            bufs.weights, (batch_weights * scale).astype(self.dtype, copy=False)
-        )
-        return total
-
-    def _draw_noise(self, bufs, rng):
-        for stage, noise in zip(self._stages, bufs.noise):
-            if noise is not None:
-                self._backend.fill_uniform(rng, noise)
-                stage.noise = noise
-
-    def _train_buffers(self, rows):
-        """Training buffers for ``rows`` rows: views of the one training
-        workspace, regrown (never kept twice) when a larger batch arrives."""
-        ws = self._train_ws
-        if ws is None or ws.capacity < rows or ws.layout != self._layout:
-            ws = self._train_ws = None  # free the old buffers before allocating
-            ws = self._train_ws = Workspace(self, rows, with_grads=True)
-        return ws.rows(rows)
-
     # ------------------------------------------------------------------ fit
     def fit(
         self,
-        x,
-        y,
-        epochs=1,
-        batch_size=32,
-        validation_data=None,
-        validation_split=0.0,
-        shuffle=True,
-        seed=None,
-        verbose=1,
-        callbacks=None,
-        sample_weight=None,
-        class_weight=None,
-    ):
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        seed: int | None = None,
+        verbose: int = 1,
+        callbacks: Iterable[Callback] | None = None,
+        sample_weight: npt.ArrayLike | None = None,
+        class_weight: dict[int, float] | str | None = None,
+    ) -> History:
         """Train with mini-batch gradient descent; returns a ``History``.
 
         ``batch_size=1`` is stochastic, ``batch_size=len(x)`` full-batch
@@ -492,6 +535,47 @@ class Sequential:
         A NaN/inf loss raises ``DivergenceError`` with the weights from before
         that step kept. One model trains in one thread at a time: a concurrent
         ``fit``/``train_on_batch`` on it raises ``RuntimeError``.
+
+        Parameters
+        ----------
+        x : array_like (N, F)
+            Features, of any real dtype (converted a batch at a time).
+        y : array_like
+            Integer labels (N,) for cross-entropy, else targets (N, O).
+        epochs : int, default 1
+            Epochs to run.
+        batch_size : int, default 32
+            Rows per gradient step.
+        validation_data : tuple (x_val, y_val), optional
+            Evaluated after every epoch.
+        validation_split : float, default 0.0
+            Fraction of (x, y), taken from the end, held out for validation.
+        shuffle : bool, default True
+            Shuffle the rows every epoch.
+        seed : int, optional
+            Makes the run repeatable (initialisation, shuffling, dropout).
+        verbose : {0, 1, 2}, default 1
+            Silent, progress bar, or one line per epoch.
+        callbacks : list of Callback, optional
+            Objects with any of ``fastnn.Callback``'s hooks.
+        sample_weight : array_like (N,), optional
+            Weight of each sample's loss (>= 0).
+        class_weight : dict or "balanced", optional
+            Weight of each class's loss (class labels only).
+
+        Returns
+        -------
+        History
+            The per-epoch logs (``history.history["loss"]`` etc.).
+
+        Raises
+        ------
+        DivergenceError
+            When the loss or an update becomes NaN/inf.
+        RuntimeError
+            When the model is not compiled, or trains in another thread.
+        ValueError
+            For malformed data, weights or arguments.
         """
         return training.fit(
             self,
@@ -514,55 +598,84 @@ class Sequential:
         return 1 if self.loss.target_kind == "labels" else self.out_features
 
     # ----------------------------------------------------- evaluate/predict
-    def evaluate(self, x, y, batch_size=1024, sample_weight=None):
+    def evaluate(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int = 1024,
+        sample_weight: Any = None,
+    ) -> dict[str, float]:
         """Mean loss (and metrics) over (x, y) in inference mode, as a dict.
 
         With ``sample_weight`` (N,) the loss is the weighted mean
         sum(w_i l_i) / sum(w_i); accuracy stays the plain fraction correct.
+        Dask collections (arrays, a DataFrame for ``x``, a Series or
+        DataFrame for ``y`` and ``sample_weight``) are evaluated chunk by
+        chunk on the Dask workers, with the same result (see
+        ``fastnn._dask``); the model must then be built.
+
+        Parameters
+        ----------
+        x : array_like (N, F) or Dask array / DataFrame
+            Features, of any real dtype.
+        y : array_like or Dask array / Series / DataFrame
+            Integer labels (N,) for cross-entropy, else targets (N, O).
+        batch_size : int, default 1024
+            Rows per forward pass (bounds the memory used).
+        sample_weight : array_like (N,) or Dask array / Series, optional
+            Weight of each sample's loss (>= 0, not all 0).
+
+        Returns
+        -------
+        dict of str to float
+            ``{"loss": ...}``, plus ``"accuracy"`` (the fraction of right
+            predictions: of rows for labels, of output elements for binary
+            targets) when it is a metric.
+
+        Raises
+        ------
+        RuntimeError
+            When the model is not compiled (or, for Dask data, not built).
+        ValueError
+            For malformed data or weights.
         """
         self._require_compiled()
+        if _dask.any_collection(x, y, sample_weight):
+            return _dask.evaluate(self, x, y, batch_size, sample_weight)
         x, y = self._check_xy(x, y)
         weights = self._check_weights(sample_weight, None, y)
         self._ensure_built()
         return self._evaluate_arrays(x, y, batch_size, weights)
 
-    def _evaluate_arrays(self, x, y, batch_size, weights=None):
-        be, ops = self._backend, self._backend.ops
-        n = len(x)
-        batch = _inputs.batch_size(batch_size, n)
-        x_dev, y_dev = be.to_device(x), be.to_device(y)
-        loss_sum, correct = 0.0, 0
-        ws = self._infer_pool.acquire(self, min(batch, n))
-        try:
-            for lo in range(0, n, batch):
-                hi = min(n, lo + batch)
-                bufs = ws.rows(hi - lo)
-                be.copy_into(bufs.targets, y_dev[lo:hi])
-                self._infer(bufs, x_dev[lo:hi])
-                outputs = bufs.acts[-1]
-                if weights is None:
-                    loss = self.loss(ops, outputs, bufs.targets, None)
-                    loss_sum += loss * (hi - lo)
-                else:  # weighted: sum(w l) over the chunk, divided below
-                    w_sum = self._set_batch_weights(bufs, weights[lo:hi])
-                    loss = self.loss(ops, outputs, bufs.targets, None, bufs.weights)
-                    loss_sum += loss * w_sum
-                if "accuracy" in self.metrics:
-                    correct += self.loss.correct(ops, outputs, bufs.targets)
-        finally:
-            self._infer_pool.release(self, ws)
-        denominator = n if weights is None else float(np.sum(weights, dtype=np.float64))
-        result = {"loss": loss_sum / denominator}
-        if "accuracy" in self.metrics:
-            result["accuracy"] = correct / (n * self._accuracy_units())
-        return result
-
-    def predict(self, x, batch_size=1024):
+    def predict(self, x: Any, batch_size: int = 1024) -> npt.NDArray[Any]:
         """Network outputs for x (N, F) as a NumPy array (N, O), inference mode.
 
         Rows go through the network ``batch_size`` at a time, so memory stays
-        bounded by one batch's activations whatever N is.
+        bounded by one batch's activations whatever N is. A Dask array or
+        DataFrame gives a lazy Dask array (N, O) computed chunk by chunk on
+        the Dask workers (see ``fastnn._dask``); the model must then be built.
+
+        Parameters
+        ----------
+        x : array_like (N, F) or Dask array / DataFrame
+            Features, of any real dtype. An unbuilt model is built first
+            (in-memory input only).
+        batch_size : int, default 1024
+            Rows per forward pass.
+
+        Returns
+        -------
+        numpy.ndarray (N, O)
+            The outputs (logits for the classification losses), of the
+            model's dtype; a ``dask.array.Array`` for Dask input.
+
+        Raises
+        ------
+        ValueError
+            For malformed features (shape, dtype, NaN/inf).
         """
+        if _dask.is_collection(x):
+            return _dask.predict(self, x, batch_size)
         x = self._check_x(x)
         self._ensure_built()
         n = len(x)
@@ -581,24 +694,21 @@ class Sequential:
             self._infer_pool.release(self, ws)
         return result
 
-    def _predict_rows(self, ws, x_rows):
-        """Outputs for checked rows on the host (a view of the workspace on
-        the CPU); on the GPU through a recorded forward pass."""
-        if self._backend.name == "cuda":
-            from fastnn import _cuda_graphs
-
-            if _cuda_graphs.enabled():
-                return _cuda_graphs.forward_graph(self, ws, len(x_rows))(x_rows)
-        bufs = ws.rows(len(x_rows))
-        self._infer(bufs, x_rows)
-        return self._backend.to_host(bufs.acts[-1])
-
     # ------------------------------------------------------------- display
-    def summary(self):
-        """Print the layer table: output shapes and parameter counts."""
+    def summary(self) -> None:
+        """Print the layer table: output shapes and parameter counts
+        (``summary_text``)."""
         print(self.summary_text())
 
-    def summary_text(self):
+    def summary_text(self) -> str:
+        """The layer table that ``summary`` prints.
+
+        Returns
+        -------
+        str
+            One line per layer (name, output shape, parameter count), then
+            the total.
+        """
         rows = [("Layer (type)", "Output Shape", "Param #")]
         width = self.in_features
         for i, (layer, shapes, _) in enumerate(self._param_layout()):
@@ -621,29 +731,58 @@ class Sequential:
         out += [line, f"Total params: {self.n_params:,}"]
         return "\n".join(out)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return (
             f"Sequential([{inner}], dtype={str(self.dtype)!r}, device={self.device!r})"
         )
 
     # --------------------------------------------------------- persistence
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str] | IO[bytes]) -> None:
         """Write weights, optimizer state and config to one .safetensors file,
-        atomically (see ``fastnn.persistence``)."""
+        atomically (see ``fastnn.persistence``).
+
+        Parameters
+        ----------
+        path : str, os.PathLike or binary file object
+            A path (replaced atomically) or a file object opened for writing
+            in binary mode (written from its current position, left open).
+
+        Raises
+        ------
+        TypeError
+            For bytes, a text-mode file object or another type.
+        ValueError
+            When the path is a directory, link or other non-regular file.
+        """
         from fastnn.persistence import save_model
 
         save_model(self, path)
 
-    def to_onnx(self, path):
+    def to_onnx(self, path: str | os.PathLike[str]) -> None:
         """Write the trained network as an ONNX graph (opset 17) for inference
-        runtimes; needs the ``onnx`` package (see ``fastnn._onnx``)."""
+        runtimes; needs the ``onnx`` package (see ``fastnn._onnx``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write the ``.onnx`` file (atomically).
+        """
         from fastnn import _onnx
 
         _onnx.save(self, path)
 
-    def get_config(self):
-        config = {
+    def get_config(self) -> dict[str, Any]:
+        """The architecture: what ``from_config`` rebuilds the model from.
+
+        Returns
+        -------
+        dict
+            ``{"layers": [{"class": ..., "config": ...}, ...], "dtype": ...}``
+            and ``"input_scale"`` when set; JSON-serialisable. Weights,
+            loss and optimizer are not included.
+        """
+        config: dict[str, Any] = {
             "layers": [
                 {"class": type(layer).__name__, "config": layer.get_config()}
                 for layer in self.layers
@@ -655,9 +794,26 @@ class Sequential:
         return config
 
     @classmethod
-    def from_config(cls, config, device="cpu"):
+    def from_config(cls, config: dict[str, Any], device: str = "cpu") -> Sequential:
         """A new, untrained model with the architecture of ``get_config()``'s
-        dict (fresh layers; weights are initialised on first use)."""
+        dict (fresh layers; weights are initialised on first use).
+
+        Parameters
+        ----------
+        config : dict
+            What ``get_config`` returned.
+        device : {"cpu", "cuda"}, default "cpu"
+            The new model's device.
+
+        Returns
+        -------
+        Sequential
+
+        Raises
+        ------
+        ValueError
+            For a malformed config.
+        """
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError("config: expected a dict with a 'layers' list")
         layers = [layer_from_config(entry) for entry in config["layers"]]

@@ -32,9 +32,12 @@ save in the main thread, where SIGTERM has its default action, removes the
 temporary file before the process ends.
 """
 
+from __future__ import annotations
+
 import io
 import json
 import os
+from typing import IO, TYPE_CHECKING, Union
 
 import numpy as np
 from safetensors import SafetensorError
@@ -48,6 +51,14 @@ from fastnn import optimizers as optimizers_module
 from fastnn import schedules as schedules_module
 from fastnn.kernels._host_scan import count_nonfinite, value_range
 
+if TYPE_CHECKING:
+    from fastnn.model import Sequential
+
+#: Where a model may be saved: a path or a binary file object.
+Target = Union[str, os.PathLike[str], IO[bytes]]
+#: Where a model may be loaded from: those, or the file's contents.
+Source = Union[str, os.PathLike[str], IO[bytes], bytes, bytearray, memoryview]
+
 FORMAT = schema.FORMAT
 FORMAT_VERSION = schema.FORMAT_VERSION
 BYTES_LIKE = (bytes, bytearray, memoryview)
@@ -59,9 +70,25 @@ class ModelFileError(ValueError):
 
 
 # ------------------------------------------------------------------- save
-def save_model(model, path):
+def save_model(model: Sequential, path: Target) -> None:
     """Write ``model`` to ``path``: a str or os.PathLike path (atomically) or
-    a binary file object with ``write``."""
+    a binary file object with ``write``.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model (built first if it is not).
+    path : str, os.PathLike or binary file object
+        A path, replaced atomically, or a file object opened for writing in
+        binary mode (written from its current position, left open).
+
+    Raises
+    ------
+    TypeError
+        For bytes, a text-mode file object or another type.
+    ValueError
+        When the path is a directory, link or other non-regular file.
+    """
     if isinstance(path, BYTES_LIKE):
         raise TypeError(
             "path: bytes are file contents to load_model, not a path; pass the "
@@ -119,10 +146,35 @@ def _write_all(f, data):
 
 
 # ------------------------------------------------------------------- load
-def load_model(path, device="cpu"):
+def load_model(path: Source, device: str = "cpu") -> Sequential:
     """Load a model saved with ``model.save``, onto ``device`` ("cpu" or
     "cuda"), from a path, a binary file object, or the file's bytes. A file
-    that is not a valid model raises ``ModelFileError``."""
+    that is not a valid model raises ``ModelFileError``.
+
+    Parameters
+    ----------
+    path : str, os.PathLike, binary file object, bytes, bytearray or memoryview
+        The file: a path, a file object opened for reading in binary mode
+        (read from its current position, left open), or its contents.
+    device : {"cpu", "cuda"}, default "cpu"
+        Where the loaded model lives.
+
+    Returns
+    -------
+    Sequential
+        The model with its weights, and, when it was compiled, its loss,
+        metrics, optimizer (state and step count) and ``epochs_trained``.
+
+    Raises
+    ------
+    ModelFileError
+        When the contents are not a valid fastnn model (the message names the
+        file and the field).
+    TypeError
+        For a text-mode file object or another type.
+    OSError
+        When the file cannot be read.
+    """
     from fastnn._backend import get_backend
 
     get_backend(device)  # a bad device is the caller's error, not the file's

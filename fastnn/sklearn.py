@@ -13,6 +13,10 @@ there), float32 data in float32. Sparse input is densified one mini-batch (or
 prediction chunk) at a time; 'lbfgs' densifies the training set once.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 try:
     import sklearn  # noqa: F401
 except ImportError as error:  # pragma: no cover - depends on the environment
@@ -22,6 +26,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
@@ -37,28 +42,31 @@ from fastnn._sklearn_base import BaseMLP
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-_PARAMS_DOC = """
-    Parameters and fitted attributes are those of scikit-learn's estimator of
-    the same name (see its documentation): hidden_layer_sizes, activation,
-    solver, alpha, batch_size, learning_rate, learning_rate_init, power_t,
-    max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
-    nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
-    epsilon, n_iter_no_change, max_fun; fitted: coefs_, intercepts_, loss_,
-    best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_,
-    n_iter_, n_layers_, n_outputs_, out_activation_, n_features_in_,
-    feature_names_in_.
-"""
-
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
-    __doc__ = (
-        """Multi-layer perceptron classifier (log-loss), trained by fastnn.
+    """Multi-layer perceptron classifier (log-loss), trained by fastnn.
 
     Multiclass targets get a softmax output; binary and multilabel (indicator
-    matrix) targets get logistic outputs."""
-        + _PARAMS_DOC
-        + "    classes_: the class labels."
-    )
+    matrix) targets get logistic outputs.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
+learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
+warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
+beta_1, beta_2, epsilon, n_iter_no_change, max_fun
+        Those of scikit-learn's ``sklearn.neural_network.MLPClassifier``, with its
+        defaults and validation (see its documentation).
+
+    Attributes
+    ----------
+    coefs_, intercepts_, loss_, best_loss_, loss_curve_, validation_scores_, \
+best_validation_score_, t_, n_iter_, n_layers_, n_outputs_, out_activation_, \
+n_features_in_, feature_names_in_
+        The fitted attributes of scikit-learn's estimator of the same name.
+    classes_ : numpy.ndarray
+        The class labels.
+    """
 
     def __init__(
         self,
@@ -159,15 +167,58 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return X, y
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit to data X (dense or sparse) and labels y; returns self."""
+    def fit(
+        self, X: Any, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None
+    ) -> MLPClassifier:
+        """Fit to data X (dense or sparse) and labels y.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+            The input samples (CSR/CSC matrices are densified a batch at a
+            time).
+        y : array-like (n_samples,) or (n_samples, n_outputs)
+            Class labels, or a label indicator matrix (multilabel).
+        sample_weight : array-like (n_samples,), optional
+            Weight of each sample's loss.
+
+        Returns
+        -------
+        MLPClassifier
+            The fitted estimator itself.
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(
+        self,
+        X: Any,
+        y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+        classes: npt.ArrayLike | None = None,
+    ) -> MLPClassifier:
         """One pass over (X, y) ('sgd' and 'adam' only). ``classes`` is
-        required on the first call."""
+        required on the first call.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+            The input samples (CSR/CSC matrices are densified a batch at a
+            time).
+        y : array-like (n_samples,) or (n_samples, n_outputs)
+            Class labels, or a label indicator matrix (multilabel).
+        sample_weight : array-like (n_samples,), optional
+            Weight of each sample's loss.
+        classes : array-like (n_classes,), optional
+            All the classes that ``y`` may hold over the calls; required on
+            the first call, ignored after.
+
+        Returns
+        -------
+        MLPClassifier
+            The estimator itself.
+        """
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -176,8 +227,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 self._label_binarizer.fit(classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict(self, X):
-        """Predicted class labels."""
+    def predict(self, X: Any) -> npt.NDArray[Any]:
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+            The input samples (CSR/CSC matrices are densified a batch at a
+            time).
+
+        Returns
+        -------
+        numpy.ndarray (n_samples,) or (n_samples, n_classes)
+            Labels from ``classes_``, or an indicator matrix (multilabel).
+        """
         check_is_fitted(self)
         return self._predict(X)
 
@@ -190,8 +253,21 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(X, y, sample_weight, accuracy_score)
 
-    def predict_proba(self, X):
-        """Class probabilities, columns ordered as ``classes_``."""
+    def predict_proba(self, X: Any) -> npt.NDArray[Any]:
+        """Class probabilities, columns ordered as ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+            The input samples (CSR/CSC matrices are densified a batch at a
+            time).
+
+        Returns
+        -------
+        numpy.ndarray (n_samples, n_classes)
+            Probabilities (softmax for multiclass; for binary targets the
+            two columns 1 - p and p; per label for multilabel).
+        """
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
@@ -200,8 +276,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return np.vstack([1 - y_pred, y_pred]).T
         return y_pred
 
-    def predict_log_proba(self, X):
-        """log(predict_proba(X))."""
+    def predict_log_proba(self, X: Any) -> npt.NDArray[Any]:
+        """log(predict_proba(X)).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+            The input samples (CSR/CSC matrices are densified a batch at a
+            time).
+
+        Returns
+        -------
+        numpy.ndarray (n_samples, n_classes)
+            Log-probabilities, columns ordered as ``classes_``.
+        """
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
 
@@ -212,13 +300,27 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
-    __doc__ = (
-        """Multi-layer perceptron regressor, trained by fastnn.
+    """Multi-layer perceptron regressor, trained by fastnn.
 
-    ``loss``: 'squared_error' (half squared error, identity output) or
-    'poisson' (half Poisson deviance, exp output; targets >= 0)."""
-        + _PARAMS_DOC
-    )
+    Parameters
+    ----------
+    loss : {"squared_error", "poisson"}, default "squared_error"
+        Half squared error with an identity output, or half Poisson deviance
+        with an exp output (targets >= 0).
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
+learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
+warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
+beta_1, beta_2, epsilon, n_iter_no_change, max_fun
+        Those of scikit-learn's ``sklearn.neural_network.MLPRegressor``, with its
+        defaults and validation (see its documentation).
+
+    Attributes
+    ----------
+    coefs_, intercepts_, loss_, best_loss_, loss_curve_, validation_scores_, \
+best_validation_score_, t_, n_iter_, n_layers_, n_outputs_, out_activation_, \
+n_features_in_, feature_names_in_
+        The fitted attributes of scikit-learn's estimator of the same name.
+    """
 
     def __init__(
         self,
@@ -292,18 +394,66 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return X, y
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit to data X (dense or sparse) and targets y; returns self."""
+    def fit(
+        self, X: Any, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None
+    ) -> MLPRegressor:
+        """Fit to data X (dense or sparse) and targets y.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+            The input samples (CSR/CSC matrices are densified a batch at a
+            time).
+        y : array-like (n_samples,) or (n_samples, n_outputs)
+            Real targets (>= 0 for ``loss="poisson"``).
+        sample_weight : array-like (n_samples,), optional
+            Weight of each sample's loss.
+
+        Returns
+        -------
+        MLPRegressor
+            The fitted estimator itself.
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
-        """One pass over (X, y) ('sgd' and 'adam' only)."""
+    def partial_fit(
+        self, X: Any, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None
+    ) -> MLPRegressor:
+        """One pass over (X, y) ('sgd' and 'adam' only).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+            The input samples (CSR/CSC matrices are densified a batch at a
+            time).
+        y : array-like (n_samples,) or (n_samples, n_outputs)
+            Real targets.
+        sample_weight : array-like (n_samples,), optional
+            Weight of each sample's loss.
+
+        Returns
+        -------
+        MLPRegressor
+            The estimator itself.
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict(self, X):
-        """Predicted targets, (n_samples,) or (n_samples, n_outputs)."""
+    def predict(self, X: Any) -> npt.NDArray[Any]:
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+            The input samples (CSR/CSC matrices are densified a batch at a
+            time).
+
+        Returns
+        -------
+        numpy.ndarray (n_samples,) or (n_samples, n_outputs)
+            One column is returned flat, as in scikit-learn.
+        """
         check_is_fitted(self)
         return self._predict(X)
 

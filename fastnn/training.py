@@ -32,6 +32,67 @@ def fit(
 ):
     """``Sequential.fit``: check the arguments, then train under the model's
     training lock."""
+    run = checked_arguments(
+        model,
+        x,
+        y,
+        epochs,
+        batch_size,
+        validation_data,
+        validation_split,
+        verbose,
+        callbacks,
+        sample_weight,
+        class_weight,
+    )
+    if seed is None:
+        seed = fresh_seed()
+    with model._training:
+        return _fit_epochs(
+            model,
+            run.x,
+            run.y,
+            epochs,
+            run.batch,
+            run.validation_data,
+            shuffle,
+            seed,
+            run.verbose,
+            run.callbacks,
+            run.weights,
+        )
+
+
+class CheckedRun:
+    """fit's arguments checked and converted (see ``checked_arguments``)."""
+
+    def __init__(self, x, y, weights, validation_data, batch, verbose, callbacks):
+        self.x, self.y, self.weights = x, y, weights
+        self.validation_data = validation_data
+        self.batch, self.verbose, self.callbacks = batch, verbose, callbacks
+
+
+def fresh_seed():
+    """A seed for a run that was given none (saved in ``History.seed``)."""
+    return int(np.random.SeedSequence().entropy % (2**63))
+
+
+def checked_arguments(
+    model,
+    x,
+    y,
+    epochs,
+    batch_size,
+    validation_data,
+    validation_split,
+    verbose,
+    callbacks,
+    sample_weight=None,
+    class_weight=None,
+):
+    """fit's arguments checked (ValueError/TypeError naming the problem) and
+    converted: the training rows after any validation split, their weights,
+    the validation pair, the batch size, verbosity and callback hooks."""
     model._require_compiled()
     if (
         isinstance(epochs, bool)
@@ -69,25 +130,15 @@ def fit(
         )
     if weights is not None or class_weight is not None:
         weights = model._check_weights(weights, class_weight, y)
-    batch = _inputs.batch_size(batch_size, len(x))
-    verbose = _check_verbose(verbose)
-    callbacks = as_hooks(callbacks)
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))
-    with model._training:
-        return _fit_epochs(
-            model,
-            x,
-            y,
-            epochs,
-            batch,
-            validation_data,
-            shuffle,
-            seed,
-            verbose,
-            callbacks,
-            weights,
-        )
+    return CheckedRun(
+        x,
+        y,
+        weights,
+        validation_data,
+        _inputs.batch_size(batch_size, len(x)),
+        _check_verbose(verbose),
+        as_hooks(callbacks),
+    )
 
 
 def _fit_epochs(
@@ -181,7 +232,7 @@ def _train_epoch(
     compiled = None
     if _compiled_epoch.plan(model, weights) and full:
         compiled = _compiled_epoch.CompiledSteps(
-            model, x_dev, y_dev, order, batch, epoch, track_accuracy
+            model, x_dev, y_dev, order, batch, epoch, track_accuracy, weights
         )
     elif be.name == "cuda" and full:
         from fastnn import _cuda_graphs  # imports the CUDA kernels
@@ -200,7 +251,11 @@ def _train_epoch(
                 stop = min(full, k + chunk)
                 done, loss_sum, right, status, loss = compiled.run(k, stop, loss_sum)
                 correct += right
-                total += (done - k) * batch
+                if weights is None:
+                    total += (done - k) * batch
+                else:  # as the step path adds them, one batch at a time
+                    for j in range(k, done):
+                        total += compiled.counts[j]
                 bar.update(done - k)
                 if status:
                     cause = "loss" if status == 1 else "update"

@@ -7,6 +7,7 @@
 set -euo pipefail
 python -m ruff check fastnn kernels benchmarks tests examples
 python -m ruff format --check fastnn kernels benchmarks tests examples
+python -m mypy                     # fastnn/ against its type hints ([tool.mypy])
 python -m pytest tests --ignore=tests/cuda --ignore=tests/ptx -q "$@"
 if [ "$(python -c 'from fastnn import kernels; print(kernels.cpu_blas())')" = mkl ]; then
     # the kernels again on the other BLAS, the one every install has

@@ -139,7 +139,7 @@ def test_the_compiled_path_is_taken_for_plain_stacks_only(rng):
     plain = net("sgd")
     plain.build(0)
     assert _compiled_epoch.plan(plain, None)
-    assert not _compiled_epoch.plan(plain, np.ones(3))  # sample weights
+    assert _compiled_epoch.plan(plain, np.ones(3))  # sample weights run compiled
     dropout = fnn.Sequential(
         [fnn.Dense(3, 4), fnn.Dropout(0.5), fnn.Dense(4, 2)], seed=0
     )
@@ -148,6 +148,35 @@ def test_the_compiled_path_is_taken_for_plain_stacks_only(rng):
     mse = net("sgd").compile(fnn.SGD(lr=0.1), "mse")
     mse.build(0)
     assert not _compiled_epoch.plan(mse, None)
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sample_and_class_weights_match_the_step_path(
+    rng, monkeypatch, optimizer, dtype
+):
+    n = 101  # 12 full batches of 8 and a shorter last one
+    x = rng.standard_normal((n, 10)).astype(dtype)
+    y = rng.integers(0, 4, n)
+    weights = rng.uniform(0.0, 3.0, n)
+    weights[:16] = 0.0  # unshuffled, the first two batches weigh nothing
+    runs, run = [], _compiled_epoch.CompiledSteps.run
+    monkeypatch.setattr(
+        _compiled_epoch.CompiledSteps,
+        "run",
+        lambda self, *args: runs.append(args) or run(self, *args),
+    )
+    for shuffle in (False, True):
+        fast, slow, h_fast, h_slow = both_paths(
+            monkeypatch,
+            lambda: net(optimizer, dtype),
+            lambda m: m.fit(
+                x, y, epochs=2, batch_size=8, seed=4, verbose=0, shuffle=shuffle,
+                sample_weight=weights, class_weight={0: 2.0, 3: 0.5},
+            ),
+        )  # fmt: skip
+        assert_same(fast, slow, h_fast, h_slow)
+    assert runs  # the weighted fits did run compiled
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamw-cosine"])

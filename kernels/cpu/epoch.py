@@ -25,18 +25,27 @@ from .optim import _adam_update, _sgd_update
 
 
 @cpu_jit
-def _batch_gradients(x, y, order, k, scale, xbuf, ybuf, stack, track):
+def _batch_gradients(x, y, order, k, scale, xbuf, ybuf, stack, track, row_weights):
     """Gather batch ``k`` of ``order`` and run forward, loss and backward;
-    (loss, correct count)."""
+    (loss, correct count). ``row_weights``: None, or per batch its rows'
+    loss weights already rescaled to a weighted mean (a (batches, rows)
+    array, computed by the host as the step-by-step path computes them)."""
     weights, biases, outs, douts, dweights, dbiases, codes, slopes = stack
     rows = xbuf.shape[0]
     lo = k * rows
     gather_rows(x, order[lo : lo + rows], xbuf, scale)
     for i in range(rows):
         ybuf[i] = y[order[lo + i]]
-    loss = dense_stack_cross_entropy_step(
-        xbuf, ybuf, weights, biases, outs, douts, dweights, dbiases, codes, slopes, None
-    )
+    if row_weights is None:
+        loss = dense_stack_cross_entropy_step(
+            xbuf, ybuf, weights, biases, outs, douts, dweights, dbiases, codes,
+            slopes, None,
+        )  # fmt: skip
+    else:
+        loss = dense_stack_cross_entropy_step(
+            xbuf, ybuf, weights, biases, outs, douts, dweights, dbiases, codes,
+            slopes, row_weights[k],
+        )  # fmt: skip
     correct = 0
     if track and math.isfinite(loss):
         correct = count_correct(outs[len(outs) - 1], ybuf)
@@ -46,16 +55,19 @@ def _batch_gradients(x, y, order, k, scale, xbuf, ybuf, stack, track):
 @cpu_jit
 def sgd_steps(
     x, y, order, scale, start, stop, xbuf, ybuf, stack, track, loss_sum,
-    params, grads, velocity, step, sgd,
+    params, grads, velocity, step, sgd, row_weights, counts,
 ):  # fmt: skip
     """Steps ``start``..``stop - 1`` with SGD; ``step`` the optimizer's count
     before them, ``sgd`` its scalars (lr, momentum, 1 - dampening,
-    weight_decay, nesterov, tiny, largest)."""
+    weight_decay, nesterov, tiny, largest). ``row_weights`` as in
+    ``_batch_gradients``; ``counts[k]``: what batch k's loss counts for in
+    ``loss_sum`` (its rows, or its sum of sample weights)."""
     lr, momentum, damp_keep, weight_decay, nesterov, tiny, largest = sgd
-    rows = xbuf.shape[0]
     correct = 0
     for k in range(start, stop):
-        loss, right = _batch_gradients(x, y, order, k, scale, xbuf, ybuf, stack, track)
+        loss, right = _batch_gradients(
+            x, y, order, k, scale, xbuf, ybuf, stack, track, row_weights
+        )
         if not math.isfinite(loss):
             return k, loss_sum, correct, 1, loss
         step += 1
@@ -66,14 +78,15 @@ def sgd_steps(
         if refused:
             return k, loss_sum, correct, 2, loss
         correct += right
-        loss_sum += loss * rows
+        loss_sum += loss * counts[k]
     return stop, loss_sum, correct, 0, 0.0
 
 
 @cpu_jit
 def adam_steps(
     x, y, order, scale, start, stop, xbuf, ybuf, stack, track, loss_sum,
-    params, grads, m, v, decoupled, adam, step_sizes, corrections,
+    params, grads, m, v, decoupled, adam, step_sizes, corrections, row_weights,
+    counts,
 ):  # fmt: skip
     """As ``sgd_steps`` with Adam: ``adam`` its constant scalars
     (beta1_weight, lerp_low, beta2, beta2_keep, eps, weight_decay,
@@ -81,10 +94,11 @@ def adam_steps(
     bias-corrected step size and sqrt(1 - beta2**t), computed by the host as
     the step-by-step path computes them."""
     b1w, lerp_low, b2, b2_keep, eps, wd, decay_keep, tiny, largest = adam
-    rows = xbuf.shape[0]
     correct = 0
     for k in range(start, stop):
-        loss, right = _batch_gradients(x, y, order, k, scale, xbuf, ybuf, stack, track)
+        loss, right = _batch_gradients(
+            x, y, order, k, scale, xbuf, ybuf, stack, track, row_weights
+        )
         if not math.isfinite(loss):
             return k, loss_sum, correct, 1, loss
         j = k - start
@@ -95,5 +109,5 @@ def adam_steps(
         if refused:
             return k, loss_sum, correct, 2, loss
         correct += right
-        loss_sum += loss * rows
+        loss_sum += loss * counts[k]
     return stop, loss_sum, correct, 0, 0.0
