@@ -29,10 +29,10 @@ from fastnn import losses as losses_module
 from fastnn import optimizers as optimizers_module
 from fastnn._backend import get_backend
 from fastnn._divergence import DivergenceError, diverged  # noqa: F401 - re-exported
+from fastnn._model_params import FlatParameters
 from fastnn._model_steps import BatchSteps
 from fastnn._workspace import TrainingGuard, WorkspacePool
-from fastnn.kernels.cpu.activations import ACTIVATION_CODES
-from fastnn.layers import Dense, DenseWithActivation, Layer, fuse
+from fastnn.layers import Layer, fuse
 from fastnn.layers import from_config as layer_from_config
 from fastnn.losses import Loss
 from fastnn.optimizers import Optimizer
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 METRICS = ("accuracy",)
 
 
-class Sequential(BatchSteps):
+class Sequential(FlatParameters, BatchSteps):
     """A feed-forward network: layers applied in order.
 
     ``Sequential([Dense(784, 512, activation="relu"), Dense(512, 10)])``.
@@ -172,14 +172,6 @@ class Sequential(BatchSteps):
         """Whether the parameters exist (``build``, a seed, or first use)."""
         return self.params is not None
 
-    def _param_layout(self):
-        """[(layer, [shape, ...]), ...] in storage order, with input widths."""
-        layout, width = [], self.in_features
-        for layer in self.layers:
-            layout.append((layer, layer.param_shapes(width), width))
-            width = layer.output_features(width)
-        return layout
-
     @property
     def n_params(self) -> int:
         """The number of parameters (weights and biases) of the network."""
@@ -210,59 +202,6 @@ class Sequential(BatchSteps):
                 offset += array.size
         self._set_flat(host)
         return self
-
-    def _set_flat(self, host_params):
-        be = self._backend
-        params = be.to_device(np.ascontiguousarray(host_params, self.dtype))
-        grads = be.zeros(params.shape[0], self.dtype)
-        offset = 0
-        for layer, shapes, _ in self._param_layout():
-            views, grad_views = [], []
-            for shape in shapes:
-                n = int(np.prod(shape))
-                views.append(params[offset : offset + n].reshape(shape))
-                grad_views.append(grads[offset : offset + n].reshape(shape))
-                offset += n
-            layer.bind(views, grad_views)
-        if self.optimizer is not None and not self.optimizer.state:
-            self.optimizer.allocate(be, params.shape[0], self.dtype)
-        self.grads = grads
-        self._stack_params = self._dense_stack_params()
-        # last: a concurrent first predict tests ``params`` without the build
-        # lock and must then find the layers bound and the stack ready
-        self.params = params
-
-    def _dense_stack_params(self):
-        """Tuples for the one-call training step of a plain dense stack on the
-        CPU (``dense_stack_cross_entropy_step``), or None when the network has
-        other layers or lives elsewhere."""
-        dense_stages = []
-        for stage in self._stages:
-            if isinstance(stage, Dense):
-                dense_stages.append(
-                    (stage, stage.kernel_activation, stage.negative_slope)
-                )
-            elif isinstance(stage, DenseWithActivation):
-                dense_stages.append(
-                    (
-                        stage.dense,
-                        stage.activation.kernel_name,
-                        stage.activation.negative_slope,
-                    )
-                )
-            else:
-                return None
-        if self._backend.name != "cpu" or self.grads is None:
-            return None
-        layers = [d for d, _, _ in dense_stages]
-        return (
-            tuple(d.W for d in layers),
-            tuple(d.b for d in layers),
-            tuple(d.dW for d in layers),
-            tuple(d.db for d in layers),
-            np.array([ACTIVATION_CODES[a] for _, a, _ in dense_stages], np.int64),
-            np.array([s for _, _, s in dense_stages], np.float64),
-        )
 
     def _ensure_built(self, seed=None):
         if self.params is None:

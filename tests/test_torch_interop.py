@@ -515,3 +515,15 @@ def test_benchmark_steps_run_once():
         torch_interop.torch_step(fastnn_kernels=True),
     ):
         step()
+
+
+def test_dense_converted_with_double_trains_in_float64():
+    layer = fnt.Dense(4, 3, activation="tanh").double()
+    assert layer.W.dtype == torch.float64 and layer.b.dtype == torch.float64
+    x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: layer(a), (x,))
+    linear = torch.nn.Linear(4, 3).double()
+    with torch.no_grad():
+        linear.weight.copy_(layer.W.T)
+        linear.bias.copy_(layer.b)
+    torch.testing.assert_close(layer(x), torch.tanh(linear(x)), rtol=1e-12, atol=1e-12)
