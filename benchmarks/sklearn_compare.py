@@ -71,6 +71,16 @@ def cases(quick):
             ),
             True,
         )
+        # float32 data: both libraries then train in float32
+        yield (
+            f"MNIST {len(mnist_x)}x784 float32 (256,128) adam b=128",
+            mnist_x.astype(np.float32),
+            mnist_y,
+            dict(
+                hidden_layer_sizes=(256, 128), batch_size=128, max_iter=1, **stochastic
+            ),
+            True,
+        )
     yield (
         "digits (100,) lbfgs 100 iterations",
         digits_x,

@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPRegressor as _SklearnMLPRegressor
 from sklearn.utils import _safe_indexing, check_random_state, gen_batches, shuffle
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -55,6 +56,8 @@ class BaseMLP(BaseEstimator):
     # scikit-learn's own constraints, so invalid parameters raise the same
     # errors with the same messages
     _parameter_constraints = dict(_SklearnMLPRegressor._parameter_constraints)
+    # fastnn's own: the precision of training (None: the input's, as sklearn)
+    _parameter_constraints["dtype"] = [None, StrOptions({"float32", "float64"})]
 
     # ------------------------------------------------------------ state
     def __getstate__(self):
@@ -147,9 +150,12 @@ class BaseMLP(BaseEstimator):
         layer_units = [X.shape[1]] + hidden + [self.n_outputs_]
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(y, layer_units, X.dtype)
+            dtype = X.dtype if self.dtype is None else np.dtype(self.dtype)
+            self._initialize(y, layer_units, dtype)
         else:
             self._sync_flat()
+        if not sp.issparse(X):  # converted once, not per batch
+            X = np.ascontiguousarray(X, dtype=self._flat.dtype)
         y = y.astype(self._flat.dtype, copy=False)
         if sample_weight is not None:
             sample_weight = sample_weight.astype(self._flat.dtype, copy=False)

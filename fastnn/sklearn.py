@@ -9,7 +9,8 @@ rules of 'sgd' and 'adam', L-BFGS-B for 'lbfgs', stopping rules, early
 stopping) and expose the same fitted attributes; the forward and backward
 passes run in fastnn's kernels. Computation is in the input's dtype, as in
 scikit-learn: float64 data trains in float64 (``tol`` means what it means
-there), float32 data in float32. Sparse input is densified one mini-batch (or
+there), float32 data in float32; ``dtype="float32"`` (fastnn's own
+parameter, off by default) trains float64 data in float32. Sparse input is densified one mini-batch (or
 prediction chunk) at a time; 'lbfgs' densifies the training set once.
 """
 
@@ -57,6 +58,13 @@ warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
 beta_1, beta_2, epsilon, n_iter_no_change, max_fun
         Those of scikit-learn's ``sklearn.neural_network.MLPClassifier``, with its
         defaults and validation (see its documentation).
+    dtype : {None, "float32", "float64"}, default None
+        fastnn's own option: the precision of training and prediction. None
+        follows the input, as scikit-learn does (float64 data trains in
+        float64, float32 data in float32); "float32" trains float64 data in
+        float32, about twice as fast in the matrix products, with losses
+        (and so ``tol``'s comparisons) resolved to about 1e-7 relative
+        instead of 1e-16, and ``predict_proba``/``predict`` outputs in float32.
 
     Attributes
     ----------
@@ -94,6 +102,7 @@ n_features_in_, feature_names_in_
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        dtype=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -118,6 +127,7 @@ n_features_in_, feature_names_in_
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.dtype = dtype
 
     def _loss_name(self):
         # one logistic output per label for multilabel targets
@@ -313,6 +323,13 @@ warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
 beta_1, beta_2, epsilon, n_iter_no_change, max_fun
         Those of scikit-learn's ``sklearn.neural_network.MLPRegressor``, with its
         defaults and validation (see its documentation).
+    dtype : {None, "float32", "float64"}, default None
+        fastnn's own option: the precision of training and prediction. None
+        follows the input, as scikit-learn does (float64 data trains in
+        float64, float32 data in float32); "float32" trains float64 data in
+        float32, about twice as fast in the matrix products, with losses
+        (and so ``tol``'s comparisons) resolved to about 1e-7 relative
+        instead of 1e-16, and ``predict_proba``/``predict`` outputs in float32.
 
     Attributes
     ----------
@@ -349,6 +366,7 @@ n_features_in_, feature_names_in_
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        dtype=None,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -374,6 +392,7 @@ n_features_in_, feature_names_in_
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.dtype = dtype
 
     def _output_activation(self):
         return "exp" if self.loss == "poisson" else "identity"
