@@ -39,3 +39,22 @@ def test_fused_loss_is_not_clipped_where_sklearn_clips():
     exact, _ = network.backprop(flat, grad, X, Y, fused=True)
     assert clipped == pytest.approx(-np.log1p(-np.finfo(float).eps))
     assert exact == pytest.approx(2 * np.exp(-60.0), rel=1e-12)
+
+
+def test_small_fits_run_on_one_blas_thread_and_large_ones_as_configured():
+    from threadpoolctl import threadpool_info
+
+    from fastnn import _sklearn_base
+
+    def blas_threads():
+        return {p["filepath"]: p["num_threads"] for p in threadpool_info()
+                if p["user_api"] == "blas"}  # fmt: skip
+
+    before = blas_threads()
+    units = [64, 100, 10]  # digits: 7,400 multiply-adds per row
+    with _sklearn_base._blas_threads_for(200, units):
+        assert set(blas_threads().values()) == {1}
+    assert blas_threads() == before
+    large_rows = _sklearn_base.SMALL_PRODUCTS // 7_400 + 1
+    with _sklearn_base._blas_threads_for(large_rows, units):
+        assert blas_threads() == before
