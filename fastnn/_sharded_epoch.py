@@ -18,8 +18,9 @@ import time
 
 import numpy as np
 
+from fastnn import training
 from fastnn._divergence import diverged
-from fastnn._mpi import fingerprint
+from fastnn._mpi import fingerprint, mpi
 
 
 class GradientReducer:
@@ -32,6 +33,7 @@ class GradientReducer:
 
     def __init__(self, comm, backend, grads, cuda_aware=False):
         self.comm, self.backend = comm, backend
+        self._in_place = mpi().IN_PLACE
         self.cuda_aware = cuda_aware
         self.seconds = 0.0  # spent in the reduction, for the logs
         self._host = None
@@ -40,7 +42,7 @@ class GradientReducer:
 
     def __call__(self, grads, stats):
         """Sum ``grads`` (in place) and the float64 ``stats`` over the ranks."""
-        in_place = self._mpi.IN_PLACE
+        in_place = self._in_place
         began = time.perf_counter()
         if self._host is None:
             self.comm.Allreduce(in_place, grads)
@@ -50,12 +52,6 @@ class GradientReducer:
             grads.copy_to_device(self._host)
         self.comm.Allreduce(in_place, stats)
         self.seconds += time.perf_counter() - began
-
-    @property
-    def _mpi(self):
-        from fastnn._mpi import mpi
-
-        return mpi()
 
 
 def _staging_buffer(size, dtype):
@@ -77,15 +73,15 @@ def shard(lo, hi, rank, size):
 
 
 def train_epoch(
-    dp, x_dev, y_dev, n, batch, epoch, seed, shuffle, history, weights, bar
-):
+    dp, x_dev, y_dev, batch, epoch, last_epoch, seed, shuffle, history, weights,
+    show_bar,
+):  # fmt: skip
     """One epoch on this rank's shares; returns the epoch's logs, reduced
-    over all ranks (the same dict on every rank). ``bar``: a tqdm progress
-    bar to advance per step (disabled off rank 0)."""
+    over all ranks (the same dict on every rank). The arguments as
+    ``training._train_epoch`` takes them."""
     model, be, comm = dp.model, dp.model._backend, dp.comm
-    rng = np.random.default_rng([seed, epoch])
-    noise_rng = np.random.default_rng([seed, epoch, 1])
-    order = rng.permutation(n) if shuffle else np.arange(n)
+    n = len(x_dev)
+    order, noise_rng = training.epoch_streams(seed, epoch, n, shuffle)
     order_dev = be.to_device(order)
     track_accuracy = "accuracy" in model.metrics
     reduce = dp._reducer
@@ -93,46 +89,47 @@ def train_epoch(
     stats = np.zeros(2)  # this batch's loss share and correct predictions
     loss_sum, total, correct = 0.0, 0.0, 0.0
     start = time.perf_counter()
-    for k in range(math.ceil(n / batch)):
-        lo, hi = k * batch, min(n, (k + 1) * batch)
-        a, b = shard(lo, hi, comm.rank, comm.size)
-        global_rows = order[lo:hi]
-        batch_weight = (
-            float(hi - lo)
-            if weights is None
-            else float(np.sum(weights[global_rows], dtype=np.float64))
-        )
-        stats[:] = 0.0
-        if b > a:
-            bufs = model._train_buffers(b - a)
-            be.gather_inputs(
-                x_dev, order_dev[a:b], bufs.acts[0], model._input_multiplier
+    steps = math.ceil(n / batch)
+    with training.progress_bar(steps, epoch, last_epoch, show_bar) as bar:
+        for k in range(steps):
+            lo, hi = k * batch, min(n, (k + 1) * batch)
+            a, b = shard(lo, hi, comm.rank, comm.size)
+            batch_weight = (
+                float(hi - lo)
+                if weights is None
+                else float(np.sum(weights[order[lo:hi]], dtype=np.float64))
             )
-            be.take_rows(y_dev, order_dev[a:b], bufs.targets)
-            _draw_noise_rows(model, bufs, noise_rng, hi - lo, a - lo, b - lo)
-            row_weights = (
-                np.ones(b - a) if weights is None else weights[order[a:b]]
-            ).astype(np.float64)
-            scale = (b - a) / batch_weight if batch_weight > 0 else 0.0
-            be.copy_into(bufs.weights, (row_weights * scale).astype(model.dtype))
-            stats[0] = model._loss_and_gradients(bufs, bufs.acts[0], weighted=True)
-            if track_accuracy:
-                stats[1] = model.loss.correct(be.ops, bufs.acts[-1], bufs.targets)
-        else:  # fewer rows than ranks in the last batch: nothing to add
-            _draw_noise_rows(model, None, noise_rng, hi - lo, 0, 0)
-            be.copy_into(model.grads, np.zeros(model.grads.shape[0], model.dtype))
-        reduce(model.grads, stats)
-        loss = float(stats[0])
-        if not math.isfinite(loss):  # the same sum on every rank
-            raise diverged("loss", loss, epoch, k, history)
-        model._update(loss, epoch, k, history)
-        loss_sum += loss * batch_weight
-        total += batch_weight
-        correct += float(stats[1])
-        dp._steps_done += 1
-        bar.update(1)
-        if dp.check_every and dp._steps_done % dp.check_every == 0:
-            dp.check_replicas()
+            stats[:] = 0.0
+            if b > a:
+                bufs = model._train_buffers(b - a)
+                be.gather_inputs(
+                    x_dev, order_dev[a:b], bufs.acts[0], model._input_multiplier
+                )
+                be.take_rows(y_dev, order_dev[a:b], bufs.targets)
+                _draw_noise_rows(model, bufs, noise_rng, hi - lo, a - lo, b - lo)
+                row_weights = (
+                    np.ones(b - a) if weights is None else weights[order[a:b]]
+                ).astype(np.float64)
+                scale = (b - a) / batch_weight if batch_weight > 0 else 0.0
+                be.copy_into(bufs.weights, (row_weights * scale).astype(model.dtype))
+                stats[0] = model._loss_and_gradients(bufs, bufs.acts[0], weighted=True)
+                if track_accuracy:
+                    stats[1] = model.loss.correct(be.ops, bufs.acts[-1], bufs.targets)
+            else:  # fewer rows than ranks in the last batch: nothing to add
+                _draw_noise_rows(model, None, noise_rng, hi - lo, 0, 0)
+                be.copy_into(model.grads, np.zeros(model.grads.shape[0], model.dtype))
+            reduce(model.grads, stats)
+            loss = float(stats[0])
+            if not math.isfinite(loss):  # the same sum on every rank
+                raise diverged("loss", loss, epoch, k, history)
+            model._update(loss, epoch, k, history)
+            loss_sum += loss * batch_weight
+            total += batch_weight
+            correct += float(stats[1])
+            dp._steps_done += 1
+            bar.update(1)
+            if dp.check_every and dp._steps_done % dp.check_every == 0:
+                dp.check_replicas()
     be.synchronize()
     logs = {"loss": loss_sum / total if total else 0.0}
     if track_accuracy:
@@ -160,26 +157,16 @@ def _draw_noise_rows(model, bufs, rng, m, a, b):
 
 def evaluate_shard(dp, x, y, batch_size, weights):
     """``model.evaluate`` over (x, y) with each rank taking a contiguous
-    share of the rows; the reduced dict, the same on every rank."""
+    share of the rows: each rank's ``_evaluate_sums``, summed over the
+    ranks, give the same dict on every rank."""
     model, comm = dp.model, dp.comm
     a, b = shard(0, len(x), comm.rank, comm.size)
-    sums = np.zeros(3)  # weighted loss sum, its denominator, correct
+    sums = np.zeros(3)  # loss sum, its denominator, correct predictions
     if b > a:
         w = None if weights is None else weights[a:b]
-        denominator = float(b - a) if w is None else float(np.sum(w, dtype=np.float64))
-        # a share whose weights are all zero still counts for accuracy
-        part = model._evaluate_arrays(
-            x[a:b], y[a:b], batch_size, w if denominator > 0 else None
-        )
-        sums[0] = part["loss"] * denominator
-        sums[1] = denominator
-        if "accuracy" in part:
-            sums[2] = part["accuracy"] * (b - a)
+        sums[:] = model._evaluate_sums(x[a:b], y[a:b], batch_size, w)
     comm.Allreduce(dp._mpi.IN_PLACE, sums)
-    result = {"loss": sums[0] / sums[1] if sums[1] else 0.0}
-    if "accuracy" in model.metrics:
-        result["accuracy"] = sums[2] / len(x)
-    return result
+    return model._evaluate_result(len(x), *sums)
 
 
 def replicas_agree(dp):

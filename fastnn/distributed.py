@@ -30,13 +30,9 @@ wheel).
 
 import contextlib
 import os
-import sys
-
-from tqdm.auto import tqdm
 
 from fastnn import _mpi, _sharded_epoch, training
 from fastnn._divergence import DivergenceError
-from fastnn.callbacks import History
 
 
 class DataParallel:
@@ -198,50 +194,35 @@ class DataParallel:
         self._reducer = _sharded_epoch.GradientReducer(
             self.comm, be, model.grads, self.cuda_aware
         )
-        history = History()
-        history.seed = seed
-        verbose = run.verbose if self.is_root else 0
         x_dev, y_dev = be.to_device(run.x), be.to_device(run.y)
-        for cb in run.callbacks:
-            cb.on_train_begin(model)
-        first = model.epochs_trained
-        steps = -(-len(run.x) // run.batch)
-        for epoch in range(first, first + epochs):
-            with tqdm(
-                total=steps,
-                desc=f"Epoch {epoch + 1}/{first + epochs}",
-                unit="step",
-                disable=not (verbose == 1 and training._is_terminal(sys.stderr)),
-                leave=False,
-                mininterval=0.5,
-            ) as bar:
-                logs = _sharded_epoch.train_epoch(
-                    self,
-                    x_dev,
-                    y_dev,
-                    len(run.x),
-                    run.batch,
-                    epoch,
-                    seed,
-                    shuffle,
-                    history,
-                    run.weights,
-                    bar,
-                )
-            if run.validation_data is not None:
-                val = _sharded_epoch.evaluate_shard(
+
+        def train_epoch(epoch, last_epoch, history, show_bar):
+            return _sharded_epoch.train_epoch(
+                self,
+                x_dev,
+                y_dev,
+                run.batch,
+                epoch,
+                last_epoch,
+                seed,
+                shuffle,
+                history,
+                run.weights,
+                show_bar,
+            )
+
+        validate = None
+        if run.validation_data is not None:
+
+            def validate():
+                return _sharded_epoch.evaluate_shard(
                     self, *run.validation_data, max(run.batch, 1024), None
                 )
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            model.epochs_trained = epoch + 1
-            history.append(epoch, logs)
-            if verbose:
-                training._print_epoch(epoch, first + epochs, logs)
-            if any([cb.on_epoch_end(model, epoch, logs) for cb in run.callbacks]):
-                break
-        for cb in run.callbacks:
-            cb.on_train_end(model)
-        return history
+
+        verbose = run.verbose if self.is_root else 0  # only rank 0 prints
+        return training.run_epochs(
+            model, epochs, seed, verbose, run.callbacks, train_epoch, validate
+        )
 
     # ---------------------------------------------------- state and checks
     def broadcast_state(self, root=0):

@@ -155,19 +155,11 @@ def _fit_epochs(
     weights,
 ):
     model._ensure_built(seed)
-    history = History()
-    history.seed = seed
-    # a progress bar redrawn in a log file is one endless line: off a
-    # terminal, verbose=1 prints one line per epoch instead
-    show_bar = verbose == 1 and _is_terminal(sys.stderr)
-
     be = model._backend
     x_dev, y_dev = be.to_device(x), be.to_device(y)
-    for cb in callbacks:
-        cb.on_train_begin(model)
-    first = model.epochs_trained
-    for epoch in range(first, first + epochs):
-        logs = _train_epoch(
+
+    def train_epoch(epoch, last_epoch, history, show_bar):
+        return _train_epoch(
             model,
             x_dev,
             y_dev,
@@ -177,13 +169,39 @@ def _fit_epochs(
             seed,
             shuffle,
             show_bar,
-            first + epochs,
+            last_epoch,
             history,
             weights,
         )
-        if validation_data is not None:
-            val = model._evaluate_arrays(*validation_data, batch_size=max(batch, 1024))
-            logs.update({f"val_{k}": v for k, v in val.items()})
+
+    validate = None
+    if validation_data is not None:
+
+        def validate():
+            return model._evaluate_arrays(*validation_data, batch_size=max(batch, 1024))
+
+    return run_epochs(model, epochs, seed, verbose, callbacks, train_epoch, validate)
+
+
+def run_epochs(model, epochs, seed, verbose, callbacks, train_epoch, validate=None):
+    """The epoch loop of ``fit`` and ``DataParallel.fit``: callbacks, the
+    epoch count, validation, the per-epoch line, the ``History``.
+
+    ``train_epoch(epoch, last_epoch, history, show_bar)`` trains one epoch
+    and returns its logs; ``validate()``, when given, returns the validation
+    metrics, logged with a ``val_`` prefix."""
+    history = History()
+    history.seed = seed
+    # a progress bar redrawn in a log file is one endless line: off a
+    # terminal, verbose=1 prints one line per epoch instead
+    show_bar = verbose == 1 and _is_terminal(sys.stderr)
+    for cb in callbacks:
+        cb.on_train_begin(model)
+    first = model.epochs_trained
+    for epoch in range(first, first + epochs):
+        logs = train_epoch(epoch, first + epochs, history, show_bar)
+        if validate is not None:
+            logs.update({f"val_{k}": v for k, v in validate().items()})
         model.epochs_trained = epoch + 1
         history.append(epoch, logs)
         if verbose:
@@ -193,6 +211,27 @@ def _fit_epochs(
     for cb in callbacks:
         cb.on_train_end(model)
     return history
+
+
+def epoch_streams(seed, epoch, n, shuffle):
+    """An epoch's row order and its dropout-noise generator, both derived
+    from (seed, epoch): the same on every run, rank and device."""
+    rng = np.random.default_rng([seed, epoch])
+    noise_rng = np.random.default_rng([seed, epoch, 1])
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    return order, noise_rng
+
+
+def progress_bar(steps, epoch, last_epoch, show):
+    """An epoch's progress bar over ``steps`` steps (inert unless ``show``)."""
+    return tqdm(
+        total=steps,
+        desc=f"Epoch {epoch + 1}/{last_epoch}",
+        unit="step",
+        disable=not show,
+        leave=False,
+        mininterval=0.5,
+    )
 
 
 def _train_epoch(
@@ -210,23 +249,14 @@ def _train_epoch(
     weights,
 ):
     be = model._backend
-    rng = np.random.default_rng([seed, epoch])
-    noise_rng = np.random.default_rng([seed, epoch, 1])
-    order = rng.permutation(n) if shuffle else np.arange(n)
+    order, noise_rng = epoch_streams(seed, epoch, n, shuffle)
     order_dev = be.to_device(order)
     steps = math.ceil(n / batch)
     # the epoch loss is the mean over samples, or with weights the weighted
     # mean: each batch's loss is its weighted mean, counted by its weight
     loss_sum, total, correct = 0.0, 0.0, 0
     track_accuracy = "accuracy" in model.metrics
-    bar = tqdm(
-        total=steps,
-        desc=f"Epoch {epoch + 1}/{last_epoch}",
-        unit="step",
-        disable=not show_bar,
-        leave=False,
-        mininterval=0.5,
-    )
+    bar = progress_bar(steps, epoch, last_epoch, show_bar)
     start = time.perf_counter()
     full = n // batch  # full batches; a shorter last one runs step by step
     compiled = None
