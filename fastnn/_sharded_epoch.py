@@ -32,9 +32,8 @@ class GradientReducer:
     """
 
     def __init__(self, comm, backend, grads, cuda_aware=False):
-        self.comm, self.backend = comm, backend
+        self.comm = comm
         self._in_place = mpi().IN_PLACE
-        self.cuda_aware = cuda_aware
         self.seconds = 0.0  # spent in the reduction, for the logs
         self._host = None
         if backend.name != "cpu" and not cuda_aware:
