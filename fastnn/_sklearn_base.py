@@ -186,7 +186,7 @@ class BaseMLP(BaseEstimator):
             sample_weight = sample_weight.astype(self._flat.dtype, copy=False)
         rows = X.shape[0]  # per kernel call: the whole set for L-BFGS
         if self.solver in STOCHASTIC_SOLVERS:
-            rows = min(rows, 200 if self.batch_size == "auto" else self.batch_size)
+            rows = self._batch_rows(rows)
         with _blas_threads_for(rows, layer_units):
             if self.solver in STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, incremental)
@@ -198,6 +198,13 @@ class BaseMLP(BaseEstimator):
                 " contain large values and need to be preprocessed."
             )
         return self
+
+    def _batch_rows(self, n_samples):
+        """The mini-batch size scikit-learn trains ``n_samples`` rows with:
+        'auto' is min(200, n), a number is clipped to [1, n]."""
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        return int(np.clip(self.batch_size, 1, n_samples))
 
     def _fit_lbfgs(self, X, y, sample_weight):
         X = dense_rows(X, self._flat.dtype)  # every iteration reads all rows
@@ -269,15 +276,12 @@ class BaseMLP(BaseEstimator):
 
         n_samples = X_train.shape[0]
         sample_idx = np.arange(n_samples, dtype=int)
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than "
-                    "sample size. It is going to be clipped"
-                )
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        if self.batch_size != "auto" and self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than "
+                "sample size. It is going to be clipped"
+            )
+        batch_size = self._batch_rows(n_samples)
 
         network, flat, optimizer = self._network(), self._flat, self._optimizer
         grad = np.empty_like(flat)
