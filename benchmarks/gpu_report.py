@@ -127,6 +127,37 @@ def tests_lines(tests):
     return lines
 
 
+def distributed_lines(distributed):
+    """The data-parallel section: per CUDA package, each scenario's largest
+    weight difference from the one-process CPU run."""
+    if not isinstance(distributed, dict) or not distributed:
+        return []
+    if distributed.get("skipped"):
+        why = distributed["skipped"]
+        reason = why if isinstance(why, str) else "--skip-distributed"
+        return ["", f"Data-parallel training on the GPU: skipped ({reason})."]
+    lines = [
+        "",
+        "Data-parallel training on the GPU (`mpiexec -n 2`, every rank a GPU "
+        "model, `DataParallel.fit`) against the same training in one CPU "
+        "process, largest |weight difference| (float64):",
+    ]
+    for name, run in distributed.items():
+        if not isinstance(run, dict):
+            continue
+        if "scenarios" in run:
+            cells = ", ".join(
+                f"{row['scenario']} {row['max_abs_weight_diff']:.2g}"
+                for row in run["scenarios"]
+            )
+            lines.append(f"- {name}: {cells}")
+        elif "error" in run:
+            lines.append(f"- {name}: not run: {run['error']}")
+    if "error" in distributed:
+        lines.append(f"- stopped: {distributed['error']}")
+    return lines
+
+
 def mnist_lines(mnist):
     if not isinstance(mnist, dict) or not mnist:
         return []
@@ -232,6 +263,7 @@ def report(results):
     lines += fixed_cost_lines(cases)
     lines += graph_report_lines(cases)
     lines += tests_lines(results.get("tests"))
+    lines += distributed_lines(results.get("distributed"))
     lines += mnist_lines(results.get("mnist"))
     lines += error_lines(results)
     durations = results.get("sections") or {}

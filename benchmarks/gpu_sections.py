@@ -1,8 +1,9 @@
-"""Sections 1, 2 and 4 of ``gpu_check.py``: the environment, fastnn's CUDA
-tests on the device (a pytest subprocess per CUDA package) and MNIST end to
-end (the fastnn CLI with a cold then warm kernel cache, and
-``torch_mnist_cuda.py``), each a subprocess timed whole. Section 3 is in
-``gpu_cases.py``."""
+"""Sections of ``gpu_check.py`` other than the step timings (those are in
+``gpu_cases.py``): the environment, fastnn's CUDA tests on the device (a
+pytest subprocess per CUDA package), data-parallel training of GPU models
+under ``mpiexec`` against one CPU process (``gpu_distributed.py``), and
+MNIST end to end (the fastnn CLI with a cold then warm kernel cache, and
+``torch_mnist_cuda.py``), each a subprocess timed whole."""
 
 import datetime
 import importlib
@@ -325,3 +326,85 @@ def run_mnist(section, data_dir, out_dir, epochs):
     warm, torch = results.get("fastnn_warm", {}), results.get("pytorch", {})
     if "seconds" in warm and "seconds" in torch:
         results["ratio_warm_over_pytorch"] = warm["seconds"] / torch["seconds"]
+
+
+# ----------------------------------------------------------- data parallel
+DISTRIBUTED_RANKS = 2
+
+
+def mpiexec_command(ranks=DISTRIBUTED_RANKS):
+    """``mpiexec -n RANKS`` as a list, or None when there is no mpiexec.
+
+    Open MPI refuses to start as root (the lent GPU machine runs commands as
+    root) and to place more ranks than cores without its two flags."""
+    import shutil
+
+    exe = shutil.which("mpiexec")
+    if exe is None:
+        return None
+    try:
+        version = subprocess.run(
+            [exe, "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        version = ""
+    cmd = [exe, "-n", str(ranks)]
+    if "Open MPI" in version or "OpenRTE" in version:
+        cmd += ["--oversubscribe"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd += ["--allow-run-as-root"]
+    return cmd
+
+
+def run_distributed(section, out_dir, packages=None, device="cuda"):
+    """``gpu_distributed.py`` under ``mpiexec`` once per CUDA package."""
+    launcher = mpiexec_command()
+    if launcher is None:
+        section.results["skipped"] = "no mpiexec on PATH"
+        log("   data parallel: skipped (no mpiexec on PATH)")
+        return
+    section.results["mpiexec"] = launcher
+    packages = packages or cuda_packages()
+    for k, package in enumerate(packages):
+        share = section.left() / (len(packages) - k)
+        section.attempt(
+            package,
+            lambda: run_distributed_with(
+                launcher, package, max(share, 1), out_dir, device
+            ),
+        )
+
+
+def run_distributed_with(launcher, package, timeout, out_dir, device="cuda"):
+    """One mpiexec run: the scenarios' JSON lines from rank 0, checked."""
+    script = str(HERE / "gpu_distributed.py")
+    cmd = launcher + [sys.executable, script, "--device", device]
+    env = child_env(FASTNN_CUDA_PACKAGE=package)
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    output = proc.stdout + proc.stderr
+    if out_dir:
+        tail = output.strip().splitlines()[-LOG_LINES:]
+        (Path(out_dir) / f"distributed_{package}.log").write_text(
+            "\n".join(tail) + "\n"
+        )
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line[:1] == "{"]
+    if proc.returncode != 0 or not rows:
+        raise RuntimeError(f"exit status {proc.returncode}: {output.strip()[-500:]}")
+    ranks = {row["ranks"] for row in rows}
+    if ranks != {DISTRIBUTED_RANKS}:
+        # each process started alone: mpiexec belongs to another MPI than
+        # the library mpi4py loads
+        raise RuntimeError(
+            f"ranks saw a world of {sorted(ranks)}, not {DISTRIBUTED_RANKS}: "
+            f"{launcher[0]} does not launch the MPI that mpi4py uses"
+        )
+    worst = max(row["max_abs_weight_diff"] for row in rows)
+    log(f"   data parallel with {package}: max |weight difference| {worst:.3g}")
+    return {
+        "scenarios": rows,
+        "max_abs_weight_diff": worst,
+        "seconds": time.perf_counter() - start,
+    }

@@ -7,6 +7,8 @@ one epoch of ``steps`` training steps; the caller times it (GPU-synchronised)
 and divides by ``steps``. Imported only on the GPU machine: it imports torch.
 """
 
+import gc
+
 import numpy as np
 
 try:  # run from benchmarks/ by gpu_check.py
@@ -34,6 +36,13 @@ def setup():
 
 def synchronize():
     torch.cuda.synchronize()
+
+
+def release_earlier_graphs():
+    """Free what earlier cases left on the device before recording a graph."""
+    gc.collect()
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
 
 
 def model_on_gpu(sizes, lr=0.01):
@@ -75,7 +84,15 @@ def graph_epoch(sizes, batch, x, y, warmup=3):
     gradients from the graph's pool, then forward, loss, backward and
     ``optimizer.step()`` captured on static input tensors). Each step copies
     its shuffled batch into those tensors (two copy kernels, as the recipe
-    does) and replays. SGD needs no ``capturable=True`` (Adam would)."""
+    does) and replays. SGD needs no ``capturable=True`` (Adam would).
+
+    Whatever an earlier case left (its graph, model, buffers) is released
+    first: on an H100 with PyTorch 2.11, replaying the b1024 step recorded
+    while the b128 case's graph was still alive overwrote the epoch's
+    ``randperm`` indices (float data in int64 memory, then a device-side
+    assert in the gather); recorded after ``gc.collect()``, a sync and
+    ``empty_cache()``, the b128, b1024 and b32 cases ran one after another."""
+    release_earlier_graphs()
     model, optimizer = model_on_gpu(sizes)
     loss_fn = torch.nn.CrossEntropyLoss()
     xs, ys = _on_device(x, y)
