@@ -430,6 +430,7 @@ def test_gpu_check_without_a_gpu_records_errors_and_writes_everything(tmp_path):
             sys.executable,
             str(ROOT / "benchmarks" / "gpu_check.py"),
             "--skip-tests",
+            "--skip-distributed",
             "--skip-mnist",
             "--quick",
             "--out",
