@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPRegressor as _SklearnMLPRegressor
-from sklearn.utils import _safe_indexing, check_random_state, gen_batches, shuffle
+from sklearn.utils import _safe_indexing, check_random_state, gen_batches
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from fastnn import _sklearn_solvers as solvers
+from fastnn._sklearn_epoch import CompiledEpochs
 from fastnn._sklearn_network import Layout, Network, dense_rows, init_parameters
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -73,6 +74,15 @@ class _BatchGather:
         else:
             X = dense_rows(_safe_indexing(self.X, idx), self.dtype)
         return X, y, w
+
+
+def _shuffled(sample_idx, random_state):
+    """``sklearn.utils.shuffle(sample_idx, random_state=random_state)``
+    without its input checks (0.2 ms a call, as long as a digits batch):
+    the same permutation, and the generator left in the same state."""
+    order = np.arange(len(sample_idx))
+    random_state.shuffle(order)
+    return sample_idx[order]
 
 
 class BaseMLP(BaseEstimator):
@@ -287,13 +297,24 @@ class BaseMLP(BaseEstimator):
         grad = np.empty_like(flat)
         n_coef, alpha = self._layout.n_coef, network.alpha
         batches = _BatchGather(X_train, y_train, w_train, batch_size, flat.dtype)
+        compiled = None
+        if CompiledEpochs.applies(network, X_train, y_train, flat.dtype):
+            compiled = CompiledEpochs(
+                network, flat, grad, X_train, y_train, w_train, batch_size
+            )
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
-                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                    sample_idx = _shuffled(sample_idx, self._random_state)
                 accumulated_loss = 0.0
-                for batch_slice in gen_batches(n_samples, batch_size):
+                slices = gen_batches(n_samples, batch_size)
+                if compiled is not None:  # the whole epoch in one call
+                    accumulated_loss = compiled.run(
+                        sample_idx, optimizer, n_coef, alpha
+                    )
+                    slices = []
+                for batch_slice in slices:
                     idx = sample_idx[batch_slice] if self.shuffle else batch_slice
                     X_batch, y_batch, w_batch = batches.take(idx)
                     loss, w_sum = network.backprop(

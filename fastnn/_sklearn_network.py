@@ -19,8 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, xlogy
 
-from fastnn import _sklearn_kernels as fused
 from fastnn.kernels import cpu as kernels
+from fastnn.kernels.cpu import sklearn_mlp as fused
 from fastnn.kernels.cpu.activations import ACTIVATION_CODES
 from fastnn.kernels.cpu.dense import dense_stack_cross_entropy_step
 
@@ -181,14 +181,15 @@ class Network:
         """The data loss on the batch (X, Y) at parameters ``flat`` and its
         gradient, without the L2 term, written into ``grad`` (same layout);
         returns (loss, sum of sample weights). X dense, C order, of
-        ``flat``'s dtype; Y (B, n_outputs). ``fused``: for softmax outputs,
-        one kernel call whose loss is not clipped (see ``_softmax_backprop``);
+        ``flat``'s dtype; Y (B, n_outputs). ``fused``: for softmax or binary
+        logistic outputs, one kernel call whose loss is not clipped (see
+        ``_fused_backprop``);
         L-BFGS, whose line search compares loss values, keeps the clipped
         one."""
         rows = X.shape[0]
         acts, deltas = self._buffers(rows, flat.dtype)
-        if fused and self.out == "softmax" and self.loss == "log_loss":
-            return self._softmax_backprop(flat, grad, X, Y, sample_weight, acts, deltas)
+        if fused and self.fused_output(Y):
+            return self._fused_backprop(flat, grad, X, Y, sample_weight, acts, deltas)
         self.forward(flat, X, acts)
         loss = data_loss(self.loss, Y, acts[-1], sample_weight)
         w_sum = rows if sample_weight is None else float(sample_weight.sum())
@@ -218,25 +219,20 @@ class Network:
             )
         return loss, w_sum
 
-    def _softmax_backprop(self, flat, grad, X, Y, sample_weight, acts, deltas):
-        """``backprop`` for softmax outputs with log-loss: forward, loss and
-        backward in one kernel call (the per-call overhead of separate
-        kernels and NumPy passes dominates small networks). The kernel's
-        loss is log-sum-exp minus the true class's logit, which equals
-        scikit-learn's -log(clip(p, eps, 1 - eps)) except on rows fitted to
-        within eps (p > 1 - eps: a loss below 1.2e-16 instead of at it) or
-        missed by more (p < eps: above 36 instead of at it)."""
-        rows = X.shape[0]
-        labels = Y.argmax(axis=1)  # one-hot rows (LabelBinarizer)
-        w_sum = rows if sample_weight is None else float(sample_weight.sum())
-        row_weights = None
-        if sample_weight is not None:  # the kernel averages w_i l_i over rows
-            row_weights = np.asarray(sample_weight, flat.dtype) * (rows / w_sum)
+    def fused_output(self, Y):
+        """Whether batches with targets Y take one fused kernel call:
+        softmax outputs with log-loss, or one logistic output with log-loss
+        (binary classification)."""
+        if self.loss != "log_loss":
+            return False
+        return self.out == "softmax" or (self.out == "logistic" and Y.shape[1] == 1)
+
+    def stack(self, flat, grad, acts, deltas):
+        """The fused kernels' tuples for parameters ``flat``, gradient
+        ``grad`` and one batch's buffers."""
         coefs, intercepts = self._views(flat)
         dcoefs, dintercepts = self._grad_views(grad)
-        loss = dense_stack_cross_entropy_step(
-            X,
-            labels,
+        return (
             tuple(coefs),
             tuple(intercepts),
             tuple(acts),
@@ -245,8 +241,29 @@ class Network:
             tuple(dintercepts),
             self._codes,
             self._slopes,
-            row_weights,
         )
+
+    def _fused_backprop(self, flat, grad, X, Y, sample_weight, acts, deltas):
+        """``backprop`` for softmax or binary logistic outputs with log-loss:
+        forward, loss and backward in one kernel call (the per-call overhead
+        of separate kernels and NumPy passes dominates small networks). The
+        kernels' losses, log-sum-exp minus the true class's logit and
+        max(z, 0) - z y + log(1 + exp(-|z|)), equal scikit-learn's
+        -log(clip(p, eps, 1 - eps)) except on rows fitted to within eps
+        (p > 1 - eps: a loss below 1.2e-16 instead of at it) or missed by
+        more (p < eps: above 36 instead of at it)."""
+        rows = X.shape[0]
+        w_sum = rows if sample_weight is None else float(sample_weight.sum())
+        row_weights = None
+        if sample_weight is not None:  # the kernels average w_i l_i over rows
+            row_weights = np.asarray(sample_weight, flat.dtype) * (rows / w_sum)
+        stack = self.stack(flat, grad, acts, deltas)
+        if self.out == "logistic":
+            loss = fused.logistic_stack_step(X, Y, *stack, row_weights)
+        else:  # one-hot rows (LabelBinarizer)
+            loss = dense_stack_cross_entropy_step(
+                X, Y.argmax(axis=1), *stack, row_weights
+            )
         return loss, w_sum
 
     def _grad_views(self, grad):

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
-from fastnn import _sklearn_kernels as fused
+from fastnn.kernels.cpu import sklearn_mlp as fused
 
 
 class SGD:
@@ -38,6 +38,17 @@ class SGD:
         op = fused.NESTEROV if self.nesterov else fused.SGD
         v = self.velocity
         return fused.fused_step(params, grad, v, v, n_coef, cast(l2), op, scalars)
+
+    def epoch_scalars(self, steps):
+        """What ``kernels.cpu.sklearn_mlp.stochastic_epoch`` needs for
+        ``steps`` calls of ``step``: (op, per-step learning rates, the other
+        five scalars, state1, state2), cast as ``step`` casts them."""
+        dtype = self.velocity.dtype
+        cast = dtype.type
+        lrs = np.full(steps, cast(self.learning_rate), dtype)
+        op = fused.NESTEROV if self.nesterov else fused.SGD
+        constants = (cast(self.momentum),) + (cast(0),) * 4
+        return op, lrs, constants, self.velocity, self.velocity
 
     def iteration_ends(self, samples_seen):
         if self.schedule == "invscaling":
@@ -76,6 +87,14 @@ class Adam:
 
     def step(self, params, grad, n_coef, l2):
         """As ``SGD.step``, with Adam's update."""
+        cast = params.dtype.type
+        scalars = (np.float64(self._next_rate()),) + self._constants(cast)
+        return fused.fused_step(
+            params, grad, self.m, self.v, n_coef, cast(l2), fused.ADAM, scalars
+        )
+
+    def _next_rate(self):
+        """Count a step and return its bias-corrected rate."""
         self.t += 1
         # a NumPy float64, as in scikit-learn: the step is computed in float64
         self.learning_rate = (
@@ -83,19 +102,18 @@ class Adam:
             * np.sqrt(1 - self.beta_2**self.t)
             / (1 - self.beta_1**self.t)
         )
-        cast = params.dtype.type
+        return self.learning_rate
+
+    def _constants(self, cast):
         b1, b2 = self.beta_1, self.beta_2
-        scalars = (
-            np.float64(self.learning_rate),
-            cast(b1),
-            cast(1 - b1),
-            cast(b2),
-            cast(1 - b2),
-            cast(self.epsilon),
-        )
-        return fused.fused_step(
-            params, grad, self.m, self.v, n_coef, cast(l2), fused.ADAM, scalars
-        )
+        return (cast(b1), cast(1 - b1), cast(b2), cast(1 - b2), cast(self.epsilon))
+
+    def epoch_scalars(self, steps):
+        """As ``SGD.epoch_scalars``: the rates of the next ``steps`` steps
+        (counted, as ``step`` counts them) and the constant scalars."""
+        lrs = np.array([self._next_rate() for _ in range(steps)], np.float64)
+        constants = self._constants(self.m.dtype.type)
+        return fused.ADAM, lrs, constants, self.m, self.v
 
     def iteration_ends(self, samples_seen):
         pass

@@ -1,11 +1,11 @@
-"""``fastnn._sklearn_kernels`` against the NumPy expressions it replaces:
+"""``fastnn.kernels.cpu.sklearn_mlp``'s fused update against the NumPy expressions it replaces:
 the fused pass must give the same bits as scikit-learn's update code and
 ``np.square(w).sum()``, in float64 and float32."""
 
 import numpy as np
 import pytest
 
-from fastnn import _sklearn_kernels as fused
+from fastnn.kernels.cpu import sklearn_mlp as fused
 
 # sizes around NumPy's pairwise-summation leaf (128) and its 8-wide unroll
 SIZES = [1, 7, 8, 9, 127, 128, 129, 1000, 4099, 70_001]

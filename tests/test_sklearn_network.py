@@ -1,5 +1,6 @@
-"""The one-call softmax path of fastnn.sklearn's network against its
-separate-kernel path (which the parity tests hold to scikit-learn)."""
+"""The one-call softmax and binary-logistic paths of fastnn.sklearn's
+network against its separate-kernel path (which the parity tests hold to
+scikit-learn), a float64 NumPy reference and finite differences."""
 
 import numpy as np
 import pytest
@@ -25,6 +26,94 @@ def test_fused_softmax_backprop_equals_separate_kernels(hidden, weighted):
     assert fused_w_sum == pytest.approx(w_sum, rel=1e-15)
     assert fused_loss == pytest.approx(loss, rel=1e-13)
     np.testing.assert_allclose(fused, separate, rtol=1e-12, atol=1e-15)
+
+
+def _binary_network(hidden, rng, dtype=np.float64, units=(6, 8, 5, 1)):
+    layout = Layout(units)
+    network = Network(layout, hidden, "logistic", "log_loss", alpha=0.0)
+    coefs, intercepts = init_parameters(units, hidden, rng, dtype)
+    return layout, network, layout.pack(coefs, intercepts, dtype)
+
+
+def _reference_bce(layout, flat, X, y, hidden, weights):
+    """Mean (weighted) binary cross-entropy of the network, in float64 NumPy."""
+    acts = {"identity": lambda z: z, "logistic": lambda z: 1 / (1 + np.exp(-z)),
+            "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}  # fmt: skip
+    coefs, intercepts = layout.views(flat.astype(np.float64))
+    a = X.astype(np.float64)
+    for i, (w, b) in enumerate(zip(coefs, intercepts)):
+        a = a @ w + b
+        if i < len(coefs) - 1:
+            a = acts[hidden](a)
+    p = 1 / (1 + np.exp(-a[:, 0]))
+    terms = -(y[:, 0] * np.log(p) + (1 - y[:, 0]) * np.log(1 - p))
+    return np.average(terms, weights=weights)
+
+
+@pytest.mark.parametrize("hidden", ["identity", "logistic", "tanh", "relu"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fused_binary_backprop_equals_separate_kernels_and_reference(hidden, weighted):
+    rng = np.random.default_rng(4)
+    layout, network, flat = _binary_network(hidden, rng)
+    X = rng.normal(size=(11, 6))
+    Y = rng.integers(0, 2, (11, 1)).astype(float)
+    weights = rng.uniform(0.1, 2.0, 11) if weighted else None
+    separate, fused = np.empty_like(flat), np.empty_like(flat)
+    loss, w_sum = network.backprop(flat, separate, X, Y, weights)
+    fused_loss, fused_w_sum = network.backprop(flat, fused, X, Y, weights, fused=True)
+    assert fused_w_sum == pytest.approx(w_sum, rel=1e-15)
+    assert fused_loss == pytest.approx(loss, rel=1e-13)
+    expected = _reference_bce(layout, flat, X, Y, hidden, weights)
+    assert fused_loss == pytest.approx(expected, rel=1e-13)
+    np.testing.assert_allclose(fused, separate, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("hidden", ["logistic", "tanh"])
+def test_fused_binary_gradient_matches_finite_differences(hidden):
+    rng = np.random.default_rng(5)
+    layout, network, flat = _binary_network(hidden, rng, units=(4, 5, 1))
+    X = rng.normal(size=(9, 4))
+    Y = rng.integers(0, 2, (9, 1)).astype(float)
+    weights = rng.uniform(0.2, 1.5, 9)
+    grad = np.empty_like(flat)
+    network.backprop(flat, grad, X, Y, weights, fused=True)
+    numeric = np.empty_like(flat)
+    h = 1e-6
+    for i in range(flat.size):
+        up, down = flat.copy(), flat.copy()
+        up[i] += h
+        down[i] -= h
+        numeric[i] = (
+            _reference_bce(layout, up, X, Y, hidden, weights)
+            - _reference_bce(layout, down, X, Y, hidden, weights)
+        ) / (2 * h)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_fused_binary_step_in_float32_is_close_to_float64():
+    rng = np.random.default_rng(6)
+    layout, network, flat = _binary_network("relu", rng)
+    X = rng.normal(size=(10, 6))
+    Y = rng.integers(0, 2, (10, 1)).astype(float)
+    grad64, grad32 = np.empty_like(flat), np.empty(flat.size, np.float32)
+    loss64, _ = network.backprop(flat, grad64, X, Y, fused=True)
+    net32 = Network(layout, "relu", "logistic", "log_loss", alpha=0.0)
+    loss32, _ = net32.backprop(
+        flat.astype(np.float32), grad32, X.astype(np.float32),
+        Y.astype(np.float32), fused=True,
+    )  # fmt: skip
+    assert loss32 == pytest.approx(loss64, rel=1e-5)
+    np.testing.assert_allclose(grad32, grad64, rtol=1e-4, atol=1e-6)
+
+
+def test_multilabel_and_regression_outputs_are_not_fused():
+    layout = Layout((3, 2))
+    multilabel = Network(layout, "relu", "logistic", "binary_log_loss", alpha=0.0)
+    assert not multilabel.fused_output(np.zeros((4, 2)))
+    binary = Network(Layout((3, 1)), "relu", "logistic", "log_loss", alpha=0.0)
+    assert binary.fused_output(np.zeros((4, 1)))
+    regression = Network(layout, "relu", "identity", "squared_error", alpha=0.0)
+    assert not regression.fused_output(np.zeros((4, 2)))
 
 
 def test_fused_loss_is_not_clipped_where_sklearn_clips():

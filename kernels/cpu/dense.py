@@ -65,6 +65,37 @@ def dense_stack_forward(x, weights, biases, outs, codes, slopes):
 
 
 @cpu_jit
+def _dense_stack_backward(x, weights, outs, douts, dweights, dbiases, codes, slopes):
+    """Backward of a stack of dense layers from the loss gradient in
+    ``douts[-1]`` (the fused steps' shared second half): every layer's
+    dW and db, and dX into ``douts`` of the layer below (none for the input)."""
+    n = len(weights)
+    for k in range(n - 1, 0, -1):
+        _dense_backward(
+            outs[k - 1],
+            weights[k],
+            outs[k],
+            douts[k],
+            douts[k - 1],
+            dweights[k],
+            dbiases[k],
+            codes[k],
+            slopes[k],
+        )
+    _dense_backward(
+        x,
+        weights[0],
+        outs[0],
+        douts[0],
+        None,
+        dweights[0],
+        dbiases[0],
+        codes[0],
+        slopes[0],
+    )
+
+
+@cpu_jit
 def dense_stack_cross_entropy_step(
     x,
     labels,
@@ -93,27 +124,5 @@ def dense_stack_cross_entropy_step(
     loss = _softmax_cross_entropy(outs[n - 1], labels, douts[n - 1], sample_weight)
     if not math.isfinite(loss):
         return loss
-    for k in range(n - 1, 0, -1):
-        _dense_backward(
-            outs[k - 1],
-            weights[k],
-            outs[k],
-            douts[k],
-            douts[k - 1],
-            dweights[k],
-            dbiases[k],
-            codes[k],
-            slopes[k],
-        )
-    _dense_backward(
-        x,
-        weights[0],
-        outs[0],
-        douts[0],
-        None,
-        dweights[0],
-        dbiases[0],
-        codes[0],
-        slopes[0],
-    )
+    _dense_stack_backward(x, weights, outs, douts, dweights, dbiases, codes, slopes)
     return loss
