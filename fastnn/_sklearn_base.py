@@ -309,11 +309,11 @@ class BaseMLP(BaseEstimator):
                     sample_idx = _shuffled(sample_idx, self._random_state)
                 accumulated_loss = 0.0
                 slices = gen_batches(n_samples, batch_size)
-                if compiled is not None:  # the whole epoch in one call
-                    accumulated_loss = compiled.run(
+                if compiled is not None:  # the epoch in one call, but see run
+                    accumulated_loss, done = compiled.run(
                         sample_idx, optimizer, n_coef, alpha
                     )
-                    slices = []
+                    slices = list(slices)[done:]
                 for batch_slice in slices:
                     idx = sample_idx[batch_slice] if self.shuffle else batch_slice
                     X_batch, y_batch, w_batch = batches.take(idx)

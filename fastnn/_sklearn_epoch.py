@@ -14,7 +14,7 @@ paths train bit for bit alike.
 import numpy as np
 import scipy.sparse as sp
 
-from fastnn.kernels.cpu.sklearn_mlp import stochastic_epoch
+from fastnn.kernels.cpu.sklearn_mlp import SOFTMAX, stochastic_epoch
 
 
 class CompiledEpochs:
@@ -34,17 +34,17 @@ class CompiledEpochs:
 
     def __init__(self, network, flat, grad, X, Y, sample_weight, batch_size):
         dtype = flat.dtype
-        self.binary = network.out == "logistic"
+        self.kind = network.output_kind()
         self.X, self.w, self.batch_size = X, sample_weight, batch_size
         self.full, self.tail = divmod(X.shape[0], batch_size)
-        if self.binary:
-            self.labels, self.targets = np.empty(0, np.intp), np.ascontiguousarray(Y)
-        else:  # one-hot rows (LabelBinarizer)
+        if self.kind == SOFTMAX:  # one-hot rows (LabelBinarizer)
             self.labels, self.targets = Y.argmax(axis=1), np.empty((0, 1), dtype)
+        else:
+            self.labels, self.targets = np.empty(0, np.intp), np.ascontiguousarray(Y)
         self.bufs = (
             np.empty((batch_size, X.shape[1]), dtype),
             np.empty(batch_size, np.intp),
-            np.empty((batch_size, 1), dtype),
+            np.empty((batch_size, Y.shape[1]), dtype),
         )
         acts, deltas = network._buffers(batch_size, dtype)
         self.stack = network.stack(flat, grad, acts, deltas)
@@ -77,18 +77,23 @@ class CompiledEpochs:
         return sums, row_weights
 
     def run(self, order, optimizer, n_coef, alpha):
-        """Train one epoch over ``order``; the sum of the batches'
-        (loss + L2 penalty) x rows. The optimizer's state (step count,
-        learning rate, moments) advances as after that many steps."""
+        """Train one epoch over ``order``: (the sum of the batches'
+        (loss + L2 penalty) x rows, the batches trained). The optimizer's
+        state (step count, learning rate, moments) advances as after that
+        many steps. Training stops before a batch whose fused loss is not
+        finite (overflowing data or weights): the estimator trains the rest
+        of the epoch batch by batch, as scikit-learn would."""
         steps = self.full + (self.tail > 0)
         w_sums, row_weights = self._batch_weights(order, steps)
         dtype = self.flat.dtype
         # optimizer.step casts alpha / w_sum (a Python float) to the dtype
         l2s = np.array([alpha / s for s in w_sums.tolist()], dtype)
         op, lrs, constants, state1, state2 = optimizer.epoch_scalars(steps)
-        return stochastic_epoch(
-            self.X, self.labels, self.targets, order, self.binary, self.full,
+        total, done = stochastic_epoch(
+            self.X, self.labels, self.targets, order, self.kind, self.full,
             self.bufs, self.stack, self.tail_bufs, self.tail_stack, self.flat,
             self.grad, state1, state2, n_coef, op, lrs, constants, l2s,
             float(alpha), w_sums, row_weights,
         )  # fmt: skip
+        optimizer.advance(done)
+        return total, done

@@ -181,8 +181,8 @@ class Network:
         """The data loss on the batch (X, Y) at parameters ``flat`` and its
         gradient, without the L2 term, written into ``grad`` (same layout);
         returns (loss, sum of sample weights). X dense, C order, of
-        ``flat``'s dtype; Y (B, n_outputs). ``fused``: for softmax or binary
-        logistic outputs, one kernel call whose loss is not clipped (see
+        ``flat``'s dtype; Y (B, n_outputs). ``fused``: for the outputs of
+        ``fused_output``, one kernel call, whose log-loss is not clipped (see
         ``_fused_backprop``);
         L-BFGS, whose line search compares loss values, keeps the clipped
         one."""
@@ -221,11 +221,19 @@ class Network:
 
     def fused_output(self, Y):
         """Whether batches with targets Y take one fused kernel call:
-        softmax outputs with log-loss, or one logistic output with log-loss
-        (binary classification)."""
+        softmax outputs with log-loss, one logistic output with log-loss
+        (binary classification), or identity outputs with squared error."""
+        if self.loss == "squared_error":
+            return self.out == "identity"
         if self.loss != "log_loss":
             return False
         return self.out == "softmax" or (self.out == "logistic" and Y.shape[1] == 1)
+
+    def output_kind(self):
+        """``kernels.cpu.sklearn_mlp``'s code of the fused output."""
+        if self.out == "logistic":
+            return fused.LOGISTIC
+        return fused.SQUARED if self.out == "identity" else fused.SOFTMAX
 
     def stack(self, flat, grad, acts, deltas):
         """The fused kernels' tuples for parameters ``flat``, gradient
@@ -244,10 +252,10 @@ class Network:
         )
 
     def _fused_backprop(self, flat, grad, X, Y, sample_weight, acts, deltas):
-        """``backprop`` for softmax or binary logistic outputs with log-loss:
-        forward, loss and backward in one kernel call (the per-call overhead
-        of separate kernels and NumPy passes dominates small networks). The
-        kernels' losses, log-sum-exp minus the true class's logit and
+        """``backprop`` for the fused outputs (``fused_output``): forward,
+        loss and backward in one kernel call (the per-call overhead of
+        separate kernels and NumPy passes dominates small networks). The
+        squared error is scikit-learn's to rounding; the log-losses, log-sum-exp minus the true class's logit and
         max(z, 0) - z y + log(1 + exp(-|z|)), equal scikit-learn's
         -log(clip(p, eps, 1 - eps)) except on rows fitted to within eps
         (p > 1 - eps: a loss below 1.2e-16 instead of at it) or missed by
@@ -258,12 +266,20 @@ class Network:
         if sample_weight is not None:  # the kernels average w_i l_i over rows
             row_weights = np.asarray(sample_weight, flat.dtype) * (rows / w_sum)
         stack = self.stack(flat, grad, acts, deltas)
-        if self.out == "logistic":
+        kind = self.output_kind()
+        if kind == fused.LOGISTIC:
             loss = fused.logistic_stack_step(X, Y, *stack, row_weights)
+        elif kind == fused.SQUARED:
+            loss = fused.squared_error_stack_step(X, Y, *stack, row_weights)
         else:  # one-hot rows (LabelBinarizer)
             loss = dense_stack_cross_entropy_step(
                 X, Y.argmax(axis=1), *stack, row_weights
             )
+        if not np.isfinite(loss):
+            # the fused kernels stop before the backward pass; scikit-learn
+            # carries the overflow into the weights (and then raises), so
+            # this batch goes through the separate kernels as there
+            return self.backprop(flat, grad, X, Y, sample_weight)
         return loss, w_sum
 
     def _grad_views(self, grad):

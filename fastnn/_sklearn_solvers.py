@@ -50,6 +50,10 @@ class SGD:
         constants = (cast(self.momentum),) + (cast(0),) * 4
         return op, lrs, constants, self.velocity, self.velocity
 
+    def advance(self, steps):
+        """After ``steps`` steps run elsewhere: nothing to count (the rate
+        changes only between epochs)."""
+
     def iteration_ends(self, samples_seen):
         if self.schedule == "invscaling":
             self.learning_rate = (
@@ -88,21 +92,18 @@ class Adam:
     def step(self, params, grad, n_coef, l2):
         """As ``SGD.step``, with Adam's update."""
         cast = params.dtype.type
-        scalars = (np.float64(self._next_rate()),) + self._constants(cast)
+        self.advance(1)
+        scalars = (np.float64(self.learning_rate),) + self._constants(cast)
         return fused.fused_step(
             params, grad, self.m, self.v, n_coef, cast(l2), fused.ADAM, scalars
         )
 
-    def _next_rate(self):
-        """Count a step and return its bias-corrected rate."""
-        self.t += 1
+    def _rate(self, t):
+        """The bias-corrected rate of step ``t`` (1-based)."""
         # a NumPy float64, as in scikit-learn: the step is computed in float64
-        self.learning_rate = (
-            self.learning_rate_init
-            * np.sqrt(1 - self.beta_2**self.t)
-            / (1 - self.beta_1**self.t)
+        return (
+            self.learning_rate_init * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         )
-        return self.learning_rate
 
     def _constants(self, cast):
         b1, b2 = self.beta_1, self.beta_2
@@ -110,10 +111,17 @@ class Adam:
 
     def epoch_scalars(self, steps):
         """As ``SGD.epoch_scalars``: the rates of the next ``steps`` steps
-        (counted, as ``step`` counts them) and the constant scalars."""
-        lrs = np.array([self._next_rate() for _ in range(steps)], np.float64)
+        and the constant scalars (counting no step: see ``advance``)."""
+        rates = [self._rate(t) for t in range(self.t + 1, self.t + 1 + steps)]
         constants = self._constants(self.m.dtype.type)
-        return fused.ADAM, lrs, constants, self.m, self.v
+        return fused.ADAM, np.array(rates, np.float64), constants, self.m, self.v
+
+    def advance(self, steps):
+        """Count ``steps`` steps (run here or elsewhere) and take the last
+        one's rate as the current ``learning_rate``."""
+        if steps:
+            self.t += steps
+            self.learning_rate = self._rate(self.t)
 
     def iteration_ends(self, samples_seen):
         pass

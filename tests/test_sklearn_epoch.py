@@ -10,7 +10,7 @@ pytest.importorskip("sklearn")
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 from fastnn import _sklearn_epoch  # noqa: E402
-from fastnn.sklearn import MLPClassifier  # noqa: E402
+from fastnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 
 def _data(classes, n=157, features=6, seed=0):
@@ -20,7 +20,8 @@ def _data(classes, n=157, features=6, seed=0):
     return X, y, rng.uniform(0.0, 2.0, n)
 
 
-def _fit(compiled, monkeypatch, X, y, sample_weight=None, **params):
+def _fit(compiled, monkeypatch, X, y, sample_weight=None, estimator=MLPClassifier,
+         **params):  # fmt: skip
     """A fitted classifier, with or without the compiled epoch, and whether
     the compiled epoch ran."""
     ran = []
@@ -36,7 +37,7 @@ def _fit(compiled, monkeypatch, X, y, sample_weight=None, **params):
             patch.setattr(
                 _sklearn_epoch.CompiledEpochs, "applies", staticmethod(lambda *a: False)
             )
-        model = MLPClassifier(random_state=0, **params)
+        model = estimator(random_state=0, **params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(X, y, sample_weight=sample_weight)
@@ -44,11 +45,14 @@ def _fit(compiled, monkeypatch, X, y, sample_weight=None, **params):
 
 
 def _assert_same_fit(a, b):
-    assert a.loss_curve_ == b.loss_curve_
+    np.testing.assert_array_equal(a.loss_curve_, b.loss_curve_)
     assert a.n_iter_ == b.n_iter_ and a.t_ == b.t_
     for ca, cb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         np.testing.assert_array_equal(ca, cb)
-    np.testing.assert_array_equal(a.predict_proba(a._X), b.predict_proba(a._X))
+    if hasattr(a, "predict_proba"):
+        np.testing.assert_array_equal(a.predict_proba(a._X), b.predict_proba(a._X))
+    else:
+        np.testing.assert_array_equal(a.predict(a._X), b.predict(a._X))
 
 
 CASES = [
@@ -167,3 +171,59 @@ def test_shuffle_equals_scikit_learns_and_leaves_the_generator_alike(n):
         np.testing.assert_array_equal(a, b)
         idx = a
     assert ours.randint(10**9) == theirs.randint(10**9)
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+@pytest.mark.parametrize("params", CASES[:3])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_regressor_compiled_epoch_equals_the_per_batch_loop(
+    monkeypatch, outputs, params, weighted, dtype
+):
+    X, _, w = _data(2)
+    rng = np.random.default_rng(1)
+    y = X[:, :outputs] * 0.5 + rng.normal(scale=0.1, size=(len(X), outputs))
+    y = y[:, 0] if outputs == 1 else y
+    X = X.astype(dtype)
+    kwargs = dict(hidden_layer_sizes=(9,), batch_size=40, max_iter=3, **params)
+    w = w if weighted else None
+    compiled, ran = _fit(True, monkeypatch, X, y, w, MLPRegressor, **kwargs)
+    stepwise, ran_stepwise = _fit(False, monkeypatch, X, y, w, MLPRegressor, **kwargs)
+    assert ran and not ran_stepwise
+    compiled._X = X
+    _assert_same_fit(compiled, stepwise)
+
+
+def test_poisson_regression_takes_the_per_batch_loop(monkeypatch):
+    X, _, _ = _data(2)
+    y = np.exp(X[:, 0] * 0.3)
+    _, ran = _fit(
+        True, monkeypatch, X, y, None, MLPRegressor, loss="poisson", max_iter=1
+    )
+    assert not ran
+
+
+def test_a_batch_that_overflows_stops_the_compiled_run_and_goes_the_slow_way(
+    monkeypatch,
+):
+    """Rows from 100 on overflow: the compiled run trains batches 0 and 1,
+    stops before batch 2 (rows 80-119), and the estimator trains the rest
+    through the separate kernels, which carry the overflow into the weights
+    as scikit-learn does: both paths raise scikit-learn's error."""
+    X, _, _ = _data(2)
+    X[100:] = 1e200
+    y = np.arange(len(X), dtype=float)
+    results = []
+    original = _sklearn_epoch.CompiledEpochs.run
+
+    def spy(self, *args):
+        results.append(original(self, *args))
+        return results[-1]
+
+    params = dict(solver="sgd", learning_rate_init=0.01, batch_size=40, max_iter=2)
+    monkeypatch.setattr(_sklearn_epoch.CompiledEpochs, "run", spy)
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        _fit(True, monkeypatch, X, y, None, MLPRegressor, shuffle=False, **params)
+    assert results[0][1] == 2 and np.isfinite(results[0][0])
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        _fit(False, monkeypatch, X, y, None, MLPRegressor, shuffle=False, **params)

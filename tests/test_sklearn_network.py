@@ -106,14 +106,81 @@ def test_fused_binary_step_in_float32_is_close_to_float64():
     np.testing.assert_allclose(grad32, grad64, rtol=1e-4, atol=1e-6)
 
 
-def test_multilabel_and_regression_outputs_are_not_fused():
+def test_which_outputs_are_fused():
     layout = Layout((3, 2))
     multilabel = Network(layout, "relu", "logistic", "binary_log_loss", alpha=0.0)
     assert not multilabel.fused_output(np.zeros((4, 2)))
     binary = Network(Layout((3, 1)), "relu", "logistic", "log_loss", alpha=0.0)
     assert binary.fused_output(np.zeros((4, 1)))
     regression = Network(layout, "relu", "identity", "squared_error", alpha=0.0)
-    assert not regression.fused_output(np.zeros((4, 2)))
+    assert regression.fused_output(np.zeros((4, 2)))
+    poisson = Network(layout, "relu", "exp", "poisson", alpha=0.0)
+    assert not poisson.fused_output(np.zeros((4, 2)))
+
+
+def _reference_squared_error(layout, flat, X, Y, hidden, weights):
+    """scikit-learn's squared-error loss of the network, in float64 NumPy."""
+    acts = {"identity": lambda z: z, "logistic": lambda z: 1 / (1 + np.exp(-z)),
+            "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}  # fmt: skip
+    coefs, intercepts = layout.views(flat.astype(np.float64))
+    a = X.astype(np.float64)
+    for i, (w, b) in enumerate(zip(coefs, intercepts)):
+        a = a @ w + b
+        if i < len(coefs) - 1:
+            a = acts[hidden](a)
+    return 0.5 * np.average((Y - a) ** 2, weights=weights, axis=0).mean()
+
+
+@pytest.mark.parametrize("hidden", ["identity", "logistic", "tanh", "relu"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_fused_squared_error_equals_separate_kernels_and_reference(
+    hidden, weighted, outputs
+):
+    rng = np.random.default_rng(7)
+    units = (5, 8, 6, outputs)
+    layout = Layout(units)
+    network = Network(layout, hidden, "identity", "squared_error", alpha=0.0)
+    coefs, intercepts = init_parameters(units, hidden, rng, np.float64)
+    flat = layout.pack(coefs, intercepts, np.float64)
+    X = rng.normal(size=(12, 5))
+    Y = rng.normal(size=(12, outputs))
+    weights = rng.uniform(0.1, 2.0, 12) if weighted else None
+    separate, fused = np.empty_like(flat), np.empty_like(flat)
+    loss, w_sum = network.backprop(flat, separate, X, Y, weights)
+    fused_loss, fused_w_sum = network.backprop(flat, fused, X, Y, weights, fused=True)
+    assert fused_w_sum == pytest.approx(w_sum, rel=1e-15)
+    assert fused_loss == pytest.approx(loss, rel=1e-13)
+    expected = _reference_squared_error(layout, flat, X, Y, hidden, weights)
+    assert fused_loss == pytest.approx(expected, rel=1e-13)
+    np.testing.assert_allclose(fused, separate, rtol=1e-12, atol=1e-15)
+
+
+def test_fused_squared_error_gradient_is_scikit_learns():
+    """scikit-learn's gradient is that of the loss times the outputs (its
+    loss averages over outputs, its gradient does not): finite differences
+    of the reference loss, times the outputs, must match."""
+    rng = np.random.default_rng(8)
+    units = (4, 5, 2)
+    layout = Layout(units)
+    network = Network(layout, "tanh", "identity", "squared_error", alpha=0.0)
+    coefs, intercepts = init_parameters(units, "tanh", rng, np.float64)
+    flat = layout.pack(coefs, intercepts, np.float64)
+    X, Y = rng.normal(size=(7, 4)), rng.normal(size=(7, 2))
+    weights = rng.uniform(0.2, 1.5, 7)
+    grad = np.empty_like(flat)
+    network.backprop(flat, grad, X, Y, weights, fused=True)
+    numeric = np.empty_like(flat)
+    h = 1e-6
+    for i in range(flat.size):
+        up, down = flat.copy(), flat.copy()
+        up[i] += h
+        down[i] -= h
+        numeric[i] = (
+            _reference_squared_error(layout, up, X, Y, "tanh", weights)
+            - _reference_squared_error(layout, down, X, Y, "tanh", weights)
+        ) / (2 * h)
+    np.testing.assert_allclose(grad, 2 * numeric, rtol=1e-6, atol=1e-9)
 
 
 def test_fused_loss_is_not_clipped_where_sklearn_clips():

@@ -13,9 +13,10 @@ contiguous vector: blocks of at most 128 elements summed with 8
 accumulators, halves split at multiples of 8), so the penalty is the one
 ``np.square(w).sum()`` gives, not a sequential sum.
 
-``logistic_stack_step``: forward, binary cross-entropy on one logit column
-and backward of a dense stack (the binary classifier's batch), as
-``dense.dense_stack_cross_entropy_step`` is for softmax outputs.
+``logistic_stack_step`` and ``squared_error_stack_step``: forward, loss and
+backward of a dense stack in one call for the binary classifier (binary
+cross-entropy on one logit column) and the regressor (scikit-learn's squared
+error), as ``dense.dense_stack_cross_entropy_step`` is for softmax outputs.
 
 ``stochastic_epoch``: an epoch's mini-batches in one call: each batch's rows
 gathered, one of the two fused steps, then ``fused_step``; the same kernels
@@ -36,10 +37,14 @@ from .dense import (
     dense_stack_cross_entropy_step,
     dense_stack_forward,
 )
-from .losses import _binary_cross_entropy_with_logits
+from .losses import _binary_cross_entropy_with_logits, _weight
 
 #: ``op`` codes of ``fused_step``.
 L2_ONLY, SGD, NESTEROV, ADAM = 0, 1, 2, 3
+
+#: Output kinds of ``stochastic_epoch``: softmax with log-loss (labels),
+#: one logistic output with log-loss, identity outputs with squared error.
+SOFTMAX, LOGISTIC, SQUARED = 0, 1, 2
 
 # NumPy's pairwise summation leaf size (PW_BLOCKSIZE in loops_utils.h)
 _BLOCK = 128
@@ -198,23 +203,63 @@ def logistic_stack_step(
 
 
 @cpu_jit
-def _gather(X, labels, targets, idx, xbuf, lbuf, tbuf, binary):
-    """Rows ``idx`` of X and of the labels (softmax) or targets (binary)."""
-    for i in range(idx.size):
-        row = idx[i]
-        xbuf[i, :] = X[row, :]
-        if binary:
-            tbuf[i, 0] = targets[row, 0]
-        else:
-            lbuf[i] = labels[row]
+def _half_squared_error(out, targets, dout, sample_weight):
+    """scikit-learn's squared-error loss, 0.5 * the (weighted) mean over rows
+    and outputs of (p - y)^2, and its output gradient as scikit-learn takes
+    it: (p - y) w / B, not divided by the outputs. Weights rescaled to mean 1
+    (or None)."""
+    rows, outputs = out.shape
+    total = 0.0
+    for i in range(rows):
+        weight = _weight(sample_weight, i)
+        scale = (1.0 / rows) * weight  # exactly 1 / rows when unweighted
+        for j in range(outputs):
+            diff = out[i, j] - targets[i, j]
+            total += diff * diff * weight
+            dout[i, j] = diff * scale
+    return 0.5 * total / (rows * outputs)
 
 
 @cpu_jit
-def _batch_step(xbuf, lbuf, tbuf, stack, binary, row_weights):
+def squared_error_stack_step(
+    x, targets, weights, biases, outs, douts, dweights, dbiases, codes, slopes,
+    sample_weight=None,
+):  # fmt: skip
+    """Forward, squared error (``_half_squared_error``) and backward of a
+    stack of dense layers with identity outputs, in one call; targets (B, O),
+    other arguments as in ``dense_stack_cross_entropy_step``."""
+    n = len(weights)
+    dense_stack_forward(x, weights, biases, outs, codes, slopes)
+    loss = _half_squared_error(outs[n - 1], targets, douts[n - 1], sample_weight)
+    if not math.isfinite(loss):
+        return loss
+    _dense_stack_backward(x, weights, outs, douts, dweights, dbiases, codes, slopes)
+    return loss
+
+
+@cpu_jit
+def _gather(X, labels, targets, idx, xbuf, lbuf, tbuf, kind):
+    """Rows ``idx`` of X and of the labels (softmax) or targets."""
+    for i in range(idx.size):
+        row = idx[i]
+        xbuf[i, :] = X[row, :]
+        if kind == SOFTMAX:
+            lbuf[i] = labels[row]
+        else:
+            tbuf[i, :] = targets[row, :]
+
+
+@cpu_jit
+def _batch_step(xbuf, lbuf, tbuf, stack, kind, row_weights):
     """The gathered batch's fused forward, loss and backward; its loss."""
     weights, biases, outs, douts, dweights, dbiases, codes, slopes = stack
-    if binary:
+    if kind == LOGISTIC:
         return logistic_stack_step(
+            xbuf, tbuf, weights, biases, outs, douts, dweights, dbiases, codes,
+            slopes, row_weights,
+        )  # fmt: skip
+    if kind == SQUARED:
+        return squared_error_stack_step(
             xbuf, tbuf, weights, biases, outs, douts, dweights, dbiases, codes,
             slopes, row_weights,
         )  # fmt: skip
@@ -226,22 +271,23 @@ def _batch_step(xbuf, lbuf, tbuf, stack, binary, row_weights):
 
 @cpu_jit
 def stochastic_epoch(
-    X, labels, targets, order, binary, full, bufs, stack, tail_bufs, tail_stack,
+    X, labels, targets, order, kind, full, bufs, stack, tail_bufs, tail_stack,
     flat, grad, state1, state2, n_coef, op, lrs, constants, l2s, alpha, w_sums,
     row_weights,
 ):  # fmt: skip
     """An epoch's mini-batches in order: ``full`` batches of B rows (B the
     rows of ``bufs``), then, when ``lrs`` has one more entry, the shorter
     last batch with ``tail_bufs``/``tail_stack`` (the same buffers cut to
-    its rows). Batch k takes rows order[k * B:k * B + rows]: gather, fused
-    step (``logistic_stack_step`` when ``binary``, else softmax
-    cross-entropy), then ``fused_step`` with op ``op`` and scalars
+    its rows). Batch k takes rows order[k * B:k * B + rows]: gather, the
+    fused step of the output ``kind`` (SOFTMAX, LOGISTIC, SQUARED), then
+    ``fused_step`` with op ``op`` and scalars
     (lrs[k], *constants). Per batch k: ``l2s[k]`` the L2 coefficient
     alpha / w_sums[k] in the parameters' dtype, ``w_sums[k]`` its weight sum
     (its rows without weights), ``row_weights[k, :rows]`` its rows' weights
-    rescaled to mean 1 (or None). Returns the sum over batches of
-    (loss + L2 penalty) x rows, added in batch order as the estimator adds
-    them."""
+    rescaled to mean 1 (or None). Returns (the sum over the batches trained
+    of (loss + L2 penalty) x rows, added in batch order as the estimator adds
+    them; the batches trained): a batch whose loss is not finite stops the
+    run before its update, for the caller to train it the estimator's way."""
     batch = bufs[0].shape[0]
     total = 0.0
     for k in range(lrs.size):
@@ -253,13 +299,15 @@ def stochastic_epoch(
             this_stack = tail_stack
         rows = xbuf.shape[0]
         lo = k * batch
-        _gather(X, labels, targets, order[lo : lo + rows], xbuf, lbuf, tbuf, binary)
+        _gather(X, labels, targets, order[lo : lo + rows], xbuf, lbuf, tbuf, kind)
         if row_weights is None:  # (a None argument prunes the other branch)
-            loss = _batch_step(xbuf, lbuf, tbuf, this_stack, binary, None)
+            loss = _batch_step(xbuf, lbuf, tbuf, this_stack, kind, None)
         else:
             loss = _batch_step(
-                xbuf, lbuf, tbuf, this_stack, binary, row_weights[k, :rows]
+                xbuf, lbuf, tbuf, this_stack, kind, row_weights[k, :rows]
             )
+        if not math.isfinite(loss):  # nothing back-propagated or updated
+            return total, k
         scalars = (
             lrs[k], constants[0], constants[1], constants[2], constants[3],
             constants[4],
@@ -268,4 +316,4 @@ def stochastic_epoch(
         # as the estimator's Python: float(loss + 0.5 * alpha * squares / w_sum)
         batch_loss = loss + 0.5 * alpha * float(squares) / w_sums[k]
         total += batch_loss * rows
-    return total
+    return total, lrs.size
