@@ -205,7 +205,7 @@ def main(argv=None):
             batch = min(200, len(X)) if batch == "auto" else batch
             floor = products_floor(network_sizes(X, y, params), batch, len(X), X.dtype)
         rows.append((name, unit, ref, ours, floor))
-        print(f"{name}: sklearn {ref:.3f} {unit}, fastnn {ours:.3f} {unit}", flush=True)
+        print(f"{name}: sklearn {ref:.4f} {unit}, fastnn {ours:.4f} {unit}", flush=True)
     # a whole model search, as users run one: worker processes included
     digits_x, digits_y = load_digits(return_X_y=True)
     digits_x = digits_x / 16.0
@@ -221,7 +221,7 @@ def main(argv=None):
     ref, ours = (statistics.median(times[k]) for k in ("sklearn", "fastnn"))
     name = "digits GridSearchCV, 8 candidates x 3 folds, n_jobs=2, adam 20 epochs"
     rows.append((name, "s/search", ref, ours, None))
-    print(f"{name}: sklearn {ref:.3f} s, fastnn {ours:.3f} s", flush=True)
+    print(f"{name}: sklearn {ref:.4f} s, fastnn {ours:.4f} s", flush=True)
     print()
     print(
         "| case | unit | scikit-learn | fastnn.sklearn | speed-up "
@@ -229,9 +229,9 @@ def main(argv=None):
     )
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, unit, ref, ours, floor in rows:
-        bound = f"{floor:.3f} | {ref / floor:.2f}x" if floor else "| "
+        bound = f"{floor:.4f} | {ref / floor:.2f}x" if floor else "| "
         print(
-            f"| {name} | {unit} | {ref:.3f} | {ours:.3f} | {ref / ours:.2f}x "
+            f"| {name} | {unit} | {ref:.4f} | {ours:.4f} | {ref / ours:.2f}x "
             f"| {bound} |"
         )
 
