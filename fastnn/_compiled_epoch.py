@@ -1,8 +1,9 @@
 """Runs of full mini-batches in one compiled call (``kernels/cpu/epoch.py``)
-for the common case: a plain dense stack on the CPU, cross-entropy, SGD or
-Adam/AdamW, with or without sample weights. ``fit`` hands such runs here and takes the
-other steps (a shorter last batch, other models) one by one; both paths use
-the same kernels in the same order, so training is bit for bit the same.
+for the common case: a plain dense stack on the CPU, cross-entropy, MSE or
+binary cross-entropy, SGD or Adam/AdamW, with or without sample weights.
+``fit`` hands such runs here and takes the other steps (a shorter last
+batch, other models) one by one; both paths use the same kernels in the same
+order, so training is bit for bit the same.
 """
 
 import numpy as np
@@ -11,7 +12,14 @@ from fastnn import optimizers
 from fastnn.kernels import _scalar
 from fastnn.kernels.cpu import epoch as epoch_kernels
 from fastnn.kernels.cpu.optim import largest_finite
-from fastnn.losses import CrossEntropy
+from fastnn.losses import MSE, BinaryCrossEntropy, CrossEntropy
+
+#: The losses the compiled loop trains, as its ``kind`` codes.
+_KINDS = {
+    CrossEntropy: epoch_kernels.CROSS_ENTROPY,
+    MSE: epoch_kernels.MSE,
+    BinaryCrossEntropy: epoch_kernels.BINARY_CROSS_ENTROPY,
+}
 
 
 class CompiledSteps:
@@ -34,15 +42,23 @@ class CompiledSteps:
             codes,
             slopes,
         )
+        self.kind = _KINDS[type(model.loss)]
+        targets = ws_bufs.targets
+        if self.kind == epoch_kernels.CROSS_ENTROPY:  # the unused pair: empty
+            y = (y, np.empty((0, 1), model.dtype))
+            bufs = (targets, np.empty((0, 1), model.dtype))
+        else:
+            y = (np.empty(0, np.int64), y)
+            bufs = (np.empty(0, np.int64), targets)
         self.common = (x, y, order, float(model._input_multiplier))
-        self.bufs = (ws_bufs.acts[0], ws_bufs.targets)
+        self.bufs = (ws_bufs.acts[0],) + bufs
         self.track = track
         self.lr = model.optimizer.lr_at(epoch)
 
     def run(self, start, stop, loss_sum):
         opt, model = self.model.optimizer, self.model
         x, y, order, scale = self.common
-        xbuf, ybuf = self.bufs
+        bufs, kind = self.bufs, self.kind
         dtype = model.dtype
         largest = largest_finite(dtype)
         if type(opt) is optimizers.SGD:
@@ -51,7 +67,7 @@ class CompiledSteps:
             )
             velocity = opt.state.get("velocity") if opt.momentum else None
             done, loss_sum, correct, status, loss = epoch_kernels.sgd_steps(
-                x, y, order, scale, start, stop, xbuf, ybuf, self.stack, self.track,
+                x, y, order, scale, start, stop, bufs, self.stack, self.track, kind,
                 loss_sum, model.params, model.grads, velocity, opt.steps,
                 (lr, momentum, damp_keep, wd, opt.nesterov, tiny, largest),
                 self.row_weights, self.counts,
@@ -61,7 +77,7 @@ class CompiledSteps:
             scalars = _adam_scalars(opt, dtype, self.lr, steps)
             step_sizes, corrections, constants = scalars
             done, loss_sum, correct, status, loss = epoch_kernels.adam_steps(
-                x, y, order, scale, start, stop, xbuf, ybuf, self.stack, self.track,
+                x, y, order, scale, start, stop, bufs, self.stack, self.track, kind,
                 loss_sum, model.params, model.grads, opt.state["m"], opt.state["v"],
                 opt.decoupled, constants + (largest,), step_sizes, corrections,
                 self.row_weights, self.counts,
@@ -113,6 +129,6 @@ def plan(model, weights):
     return (
         model._backend.name == "cpu"
         and model._stack_params is not None
-        and type(model.loss) is CrossEntropy
+        and type(model.loss) in _KINDS
         and type(model.optimizer) in (optimizers.SGD, optimizers.Adam, optimizers.AdamW)
     )

@@ -145,9 +145,77 @@ def test_the_compiled_path_is_taken_for_plain_stacks_only(rng):
     )
     dropout.compile(fnn.SGD(lr=0.1), "cross_entropy")
     assert not _compiled_epoch.plan(dropout, None)
-    mse = net("sgd").compile(fnn.SGD(lr=0.1), "mse")
-    mse.build(0)
-    assert not _compiled_epoch.plan(mse, None)
+    for loss in ("mse", "binary_cross_entropy"):
+        values = net("sgd").compile(fnn.SGD(lr=0.1), loss)
+        values.build(0)
+        assert _compiled_epoch.plan(values, None)
+
+
+def values_net(optimizer, loss, dtype):
+    model = fnn.Sequential(
+        [fnn.Dense(10, 16, activation="tanh"), fnn.Dense(16, 3)], dtype=dtype, seed=0
+    )
+    metrics = ["accuracy"] if loss == "binary_cross_entropy" else []
+    return model.compile(OPTIMIZERS[optimizer](), loss, metrics)
+
+
+@pytest.mark.parametrize("loss", ["mse", "binary_cross_entropy"])
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "adam", "adamw-cosine"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_mse_and_binary_cross_entropy_runs_match_the_step_path(
+    rng, monkeypatch, loss, optimizer, dtype, weighted
+):
+    n = 77  # 9 full batches of 8 and a shorter last one
+    x = rng.standard_normal((n, 10)).astype(dtype)
+    if loss == "mse":
+        y = np.stack([x[:, 0] - x[:, 1], x[:, 2], 0.5 * x[:, 3]], axis=1)
+    else:
+        y = (rng.random((n, 3)) < 0.4).astype(dtype)
+    weights = rng.uniform(0.0, 2.0, n) if weighted else None
+    runs, run = [], _compiled_epoch.CompiledSteps.run
+    monkeypatch.setattr(
+        _compiled_epoch.CompiledSteps,
+        "run",
+        lambda self, *args: runs.append(args) or run(self, *args),
+    )
+    fast, slow, h_fast, h_slow = both_paths(
+        monkeypatch,
+        lambda: values_net(optimizer, loss, dtype),
+        lambda m: m.fit(
+            x, y, epochs=3, batch_size=8, seed=5, verbose=0, sample_weight=weights
+        ),
+    )
+    assert runs  # the compiled loop ran
+    assert h_fast["loss"] == h_slow["loss"]
+    if loss == "binary_cross_entropy":
+        assert h_fast["accuracy"] == h_slow["accuracy"]
+    np.testing.assert_array_equal(fast.get_weights(), slow.get_weights())
+    assert fast.optimizer.steps == slow.optimizer.steps
+    for name, state in slow.optimizer.state.items():
+        np.testing.assert_array_equal(fast.optimizer.state[name], state)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_mse_divergence_inside_a_run_matches_the_step_path(rng, monkeypatch):
+    x = (1e3 * rng.standard_normal((64, 10))).astype(np.float32)
+    y = rng.standard_normal((64, 3)).astype(np.float32)
+    errors = []
+
+    def fit(m):
+        m.compile(fnn.SGD(lr=1e30, momentum=0.9), "mse")
+        with pytest.raises(fnn.DivergenceError) as info:
+            m.fit(x, y, epochs=5, batch_size=8, seed=0, verbose=0)
+        errors.append(str(info.value))
+        return info.value.history
+
+    fast, slow, _, _ = both_paths(
+        monkeypatch, lambda: values_net("sgd", "mse", "float32"), fit
+    )
+    assert errors[0] == errors[1]
+    np.testing.assert_array_equal(fast.get_weights(), slow.get_weights())
+    assert fast.optimizer.steps == slow.optimizer.steps
+    assert np.isfinite(fast.get_weights()).all()
 
 
 @pytest.mark.parametrize("optimizer", ["momentum", "adam"])

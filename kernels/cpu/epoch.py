@@ -4,9 +4,11 @@
 small network (32-64-64-10 at batch 32, a ~25 us step) the per-step Python
 work (gather calls, optimizer scalars, progress) costs as much again. These
 loops run a run of full mini-batches, each step made of the very kernels the
-step-by-step path calls (``gather_rows``, ``dense_stack_cross_entropy_step``,
-``count_correct``, ``_sgd_update``/``_adam_update`` with the divergence
-guard), in the same order, so the results are bit for bit the same.
+step-by-step path calls (``gather_rows``; ``dense_stack_cross_entropy_step``,
+or for MSE and binary cross-entropy ``dense_stack_forward``, the loss kernel
+and the layers' backward; ``count_correct``/``count_correct_binary``;
+``_sgd_update``/``_adam_update`` with the divergence guard), in the same
+order, so the results are bit for bit the same.
 
 Each returns ``(done, loss_sum, correct, status, loss)``: ``done`` is the
 first step not completed, ``loss_sum`` the running sum of loss x batch
@@ -18,46 +20,95 @@ updated), 2 when its update was refused by the guard.
 import math
 
 from .._jit import cpu_jit
-from .dense import dense_stack_cross_entropy_step
+from .dense import (
+    _dense_stack_backward,
+    dense_stack_cross_entropy_step,
+    dense_stack_forward,
+)
 from .gather import gather_rows
-from .metrics import count_correct
+from .losses import _binary_cross_entropy_with_logits, _mse
+from .metrics import count_correct, count_correct_binary
 from .optim import _adam_update, _sgd_update
+
+#: The losses these loops train: ``kind`` codes.
+CROSS_ENTROPY, MSE, BINARY_CROSS_ENTROPY = 0, 1, 2
 
 
 @cpu_jit
-def _batch_gradients(x, y, order, k, scale, xbuf, ybuf, stack, track, row_weights):
-    """Gather batch ``k`` of ``order`` and run forward, loss and backward;
-    (loss, correct count). ``row_weights``: None, or per batch its rows'
-    loss weights already rescaled to a weighted mean (a (batches, rows)
-    array, computed by the host as the step-by-step path computes them)."""
+def _values_step(x, targets, stack, row_weights, kind):
+    """Forward, MSE or binary cross-entropy on logits (``kind``) and
+    backward of a plain dense stack, with the kernels the step-by-step path
+    calls one after another; the loss (nothing back-propagated when it is
+    not finite)."""
     weights, biases, outs, douts, dweights, dbiases, codes, slopes = stack
+    n = len(weights)
+    dense_stack_forward(x, weights, biases, outs, codes, slopes)
+    out = outs[n - 1]
+    if kind == MSE:
+        loss = _mse(out, targets, douts[n - 1], row_weights, out.shape[1])
+    else:
+        loss = _binary_cross_entropy_with_logits(
+            out, targets, douts[n - 1], row_weights, out.shape[1]
+        )
+    if math.isfinite(loss):
+        _dense_stack_backward(x, weights, outs, douts, dweights, dbiases, codes, slopes)
+    return loss
+
+
+@cpu_jit
+def _loss_and_gradients(xbuf, lbuf, tbuf, stack, kind, row_weights):
+    """The gathered batch's forward, loss and backward; (loss, outputs)."""
+    weights, biases, outs, douts, dweights, dbiases, codes, slopes = stack
+    if kind == CROSS_ENTROPY:
+        loss = dense_stack_cross_entropy_step(
+            xbuf, lbuf, weights, biases, outs, douts, dweights, dbiases, codes,
+            slopes, row_weights,
+        )  # fmt: skip
+    else:
+        loss = _values_step(xbuf, tbuf, stack, row_weights, kind)
+    return loss
+
+
+@cpu_jit
+def _batch_gradients(x, y, order, k, scale, bufs, stack, track, row_weights, kind):
+    """Gather batch ``k`` of ``order`` and run forward, loss and backward;
+    (loss, correct count). ``y``: (labels, values), the targets of
+    cross-entropy (int, (N,)) or of MSE/BCE ((N, O)), the other one unused;
+    ``bufs``: (input rows, label rows, value rows) alike. ``row_weights``:
+    None, or per batch its rows' loss weights already rescaled to a weighted
+    mean (a (batches, rows) array, computed by the host as the step-by-step
+    path computes them)."""
+    labels, values = y
+    xbuf, lbuf, tbuf = bufs
     rows = xbuf.shape[0]
     lo = k * rows
     gather_rows(x, order[lo : lo + rows], xbuf, scale)
     for i in range(rows):
-        ybuf[i] = y[order[lo + i]]
+        if kind == CROSS_ENTROPY:
+            lbuf[i] = labels[order[lo + i]]
+        else:
+            tbuf[i, :] = values[order[lo + i], :]
     if row_weights is None:
-        loss = dense_stack_cross_entropy_step(
-            xbuf, ybuf, weights, biases, outs, douts, dweights, dbiases, codes,
-            slopes, None,
-        )  # fmt: skip
+        loss = _loss_and_gradients(xbuf, lbuf, tbuf, stack, kind, None)
     else:
-        loss = dense_stack_cross_entropy_step(
-            xbuf, ybuf, weights, biases, outs, douts, dweights, dbiases, codes,
-            slopes, row_weights[k],
-        )  # fmt: skip
+        loss = _loss_and_gradients(xbuf, lbuf, tbuf, stack, kind, row_weights[k])
     correct = 0
     if track and math.isfinite(loss):
-        correct = count_correct(outs[len(outs) - 1], ybuf)
+        out = stack[2][len(stack[2]) - 1]
+        if kind == CROSS_ENTROPY:
+            correct = count_correct(out, lbuf)
+        else:
+            correct = count_correct_binary(out, tbuf)
     return loss, correct
 
 
 @cpu_jit
 def sgd_steps(
-    x, y, order, scale, start, stop, xbuf, ybuf, stack, track, loss_sum,
+    x, y, order, scale, start, stop, bufs, stack, track, kind, loss_sum,
     params, grads, velocity, step, sgd, row_weights, counts,
 ):  # fmt: skip
-    """Steps ``start``..``stop - 1`` with SGD; ``step`` the optimizer's count
+    """Steps ``start``..``stop - 1`` with SGD (the loss ``kind``, targets
+    ``y`` and buffers ``bufs`` as in ``_batch_gradients``); ``step`` the optimizer's count
     before them, ``sgd`` its scalars (lr, momentum, 1 - dampening,
     weight_decay, nesterov, tiny, largest). ``row_weights`` as in
     ``_batch_gradients``; ``counts[k]``: what batch k's loss counts for in
@@ -66,7 +117,7 @@ def sgd_steps(
     correct = 0
     for k in range(start, stop):
         loss, right = _batch_gradients(
-            x, y, order, k, scale, xbuf, ybuf, stack, track, row_weights
+            x, y, order, k, scale, bufs, stack, track, row_weights, kind
         )
         if not math.isfinite(loss):
             return k, loss_sum, correct, 1, loss
@@ -84,7 +135,7 @@ def sgd_steps(
 
 @cpu_jit
 def adam_steps(
-    x, y, order, scale, start, stop, xbuf, ybuf, stack, track, loss_sum,
+    x, y, order, scale, start, stop, bufs, stack, track, kind, loss_sum,
     params, grads, m, v, decoupled, adam, step_sizes, corrections, row_weights,
     counts,
 ):  # fmt: skip
@@ -97,7 +148,7 @@ def adam_steps(
     correct = 0
     for k in range(start, stop):
         loss, right = _batch_gradients(
-            x, y, order, k, scale, xbuf, ybuf, stack, track, row_weights
+            x, y, order, k, scale, bufs, stack, track, row_weights, kind
         )
         if not math.isfinite(loss):
             return k, loss_sum, correct, 1, loss
