@@ -165,7 +165,6 @@ class BinaryCrossEntropy(Loss):
             each row counts O times.
         """
         return ops.count_correct_binary(outputs, targets)
-        return ops.count_correct_binary(outputs, targets)
 
 
 LOSSES: dict[str, type[Loss]] = {
