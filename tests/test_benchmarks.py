@@ -152,6 +152,91 @@ def test_mnist_worker_of_another_contender_does_not_import_fastnn(mnist_dir):
     assert result["name"] == "numpy" and result["epochs"] == 1
 
 
+def run_mnist_worker(name, mnist_dir):
+    """One MNIST row as compare.py runs it: a fresh process, one epoch."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); "
+        "import compare; compare.main(sys.argv[1:])"
+    )
+    args = ["--mnist-worker", name, "--max-epochs", "1", "--target", "0.5"]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args, "--data-dir", str(mnist_dir)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_mnist_worker_trains_fastnn_on_raw_uint8_images(mnist_dir):
+    result = run_mnist_worker("fastnn-uint8", mnist_dir)
+    assert result["name"] == "fastnn-uint8" and result["data_dtype"] == "uint8"
+    assert result["epochs"] == 1 and result["reached"] and result["accuracy"] >= 0.5
+    assert result["cpu_blas"] in ("mkl", "openblas") and result["peak_rss_mb"] > 0
+
+
+def test_mnist_worker_of_float32_fastnn_names_its_data_and_blas(mnist_dir):
+    result = run_mnist_worker("fastnn", mnist_dir)
+    assert result["data_dtype"] == "float32" and "cpu_blas_requested" not in result
+    assert result["cpu_blas"] in ("mkl", "openblas") and result["epochs"] == 1
+
+
+@pytest.mark.parametrize("blas", ["openblas", "mkl"])
+def test_mnist_worker_with_a_forced_blas_reports_the_blas_it_ran(mnist_dir, blas):
+    result = run_mnist_worker(f"fastnn-{blas}", mnist_dir)
+    assert result["name"] == f"fastnn-{blas}"
+    assert result["cpu_blas_requested"] == blas
+    if "error" in result:  # only MKL may be missing: said so, nothing timed
+        assert blas == "mkl" and "MKL" in result["error"]
+        assert "seconds" not in result
+        return
+    assert result["cpu_blas"] == blas and result["data_dtype"] == "float32"
+    assert result["epochs"] == 1 and result["reached"]
+
+
+def test_forced_blas_other_than_the_loaded_one_is_reported_not_timed(
+    monkeypatch, capsys
+):
+    """fastnn already imported with one BLAS cannot switch: the row says so."""
+    from fastnn import kernels
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    compare = importlib.import_module("compare")
+    other = {"mkl": "openblas", "openblas": "mkl"}[kernels.cpu_blas()]
+    monkeypatch.setenv("FASTNN_CPU_BLAS", kernels.cpu_blas())  # restored after
+    compare.mnist_worker(f"fastnn-{other}", 1, 0.5, "no data read")
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["cpu_blas_requested"] == other and "seconds" not in result
+    assert f"already runs {kernels.cpu_blas()}" in result["error"]
+
+
+def test_markdown_table_lists_every_mnist_row():
+    """fastnn rows name the BLAS that ran; a forced BLAS that could not run
+    shows as not run; ratios are fastnn's row over each other row."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    compare = importlib.import_module("compare")
+    row = {"seconds": 6.0, "epochs": 5, "seconds_per_epoch": 1.0, "peak_rss_mb": 400}
+    mnist = {
+        "fastnn": {**row, "cpu_blas": "mkl"},
+        "fastnn-uint8": {**row, "peak_rss_mb": 200, "cpu_blas": "mkl"},
+        "fastnn-mkl": {"cpu_blas_requested": "mkl", "error": "no MKL"},
+        "fastnn-openblas": {**row, "seconds": 12.0, "cpu_blas": "openblas"},
+        "pytorch": {**row, "seconds": 3.0},
+    }
+    assert set(mnist) >= set(compare.FASTNN_ROWS)
+    versions = dict(cpu="cpu", cores=2, python="3", fastnn="0", numba="0", numpy="2")
+    results = {"date": "today", "versions": versions, "peak_gflops": 100.0}
+    lines = compare.markdown_table({**results, "cases": {"5_mnist": mnist}})
+    expected = [
+        "| fastnn (mkl) | 6.0 s | 5 | 1.00 | 400 MB | - | - | - |",
+        "| fastnn-uint8 (mkl) | 6.0 s | 5 | 1.00 | 200 MB | 1.00 | 2.00 | 1.00 |",
+        "| fastnn-mkl | not run: FASTNN_CPU_BLAS=mkl unavailable |" + " - |" * 6,
+        "| fastnn-openblas (openblas) | 12.0 s | 5 | 1.00 | 400 MB | 0.50 | 1.00 | 1.00 |",
+        "| pytorch | 3.0 s | 5 | 1.00 | 400 MB | 2.00 | 1.00 | 1.00 |",
+    ]
+    assert lines.splitlines()[-len(expected) :] == expected
+
+
 # ------------------------------------------------- gpu_check.py (no GPU here)
 def gpu_module(name):
     sys.path.insert(0, str(ROOT / "benchmarks"))
