@@ -35,8 +35,9 @@ def _binary_network(hidden, rng, dtype=np.float64, units=(6, 8, 5, 1)):
     return layout, network, layout.pack(coefs, intercepts, dtype)
 
 
-def _reference_bce(layout, flat, X, y, hidden, weights):
-    """Mean (weighted) binary cross-entropy of the network, in float64 NumPy."""
+def _reference_outputs(layout, flat, X, hidden):
+    """The network's output-layer values (before any output activation), in
+    float64 NumPy."""
     acts = {"identity": lambda z: z, "logistic": lambda z: 1 / (1 + np.exp(-z)),
             "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}  # fmt: skip
     coefs, intercepts = layout.views(flat.astype(np.float64))
@@ -45,6 +46,23 @@ def _reference_bce(layout, flat, X, y, hidden, weights):
         a = a @ w + b
         if i < len(coefs) - 1:
             a = acts[hidden](a)
+    return a
+
+
+def _central_differences(loss, flat, h=1e-6):
+    """d loss / d flat by central differences."""
+    numeric = np.empty_like(flat)
+    for i in range(flat.size):
+        up, down = flat.copy(), flat.copy()
+        up[i] += h
+        down[i] -= h
+        numeric[i] = (loss(up) - loss(down)) / (2 * h)
+    return numeric
+
+
+def _reference_bce(layout, flat, X, y, hidden, weights):
+    """Mean (weighted) binary cross-entropy of the network, in float64 NumPy."""
+    a = _reference_outputs(layout, flat, X, hidden)
     p = 1 / (1 + np.exp(-a[:, 0]))
     terms = -(y[:, 0] * np.log(p) + (1 - y[:, 0]) * np.log(1 - p))
     return np.average(terms, weights=weights)
@@ -77,16 +95,9 @@ def test_fused_binary_gradient_matches_finite_differences(hidden):
     weights = rng.uniform(0.2, 1.5, 9)
     grad = np.empty_like(flat)
     network.backprop(flat, grad, X, Y, weights, fused=True)
-    numeric = np.empty_like(flat)
-    h = 1e-6
-    for i in range(flat.size):
-        up, down = flat.copy(), flat.copy()
-        up[i] += h
-        down[i] -= h
-        numeric[i] = (
-            _reference_bce(layout, up, X, Y, hidden, weights)
-            - _reference_bce(layout, down, X, Y, hidden, weights)
-        ) / (2 * h)
+    numeric = _central_differences(
+        lambda p: _reference_bce(layout, p, X, Y, hidden, weights), flat
+    )
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
 
 
@@ -120,14 +131,7 @@ def test_which_outputs_are_fused():
 
 def _reference_squared_error(layout, flat, X, Y, hidden, weights):
     """scikit-learn's squared-error loss of the network, in float64 NumPy."""
-    acts = {"identity": lambda z: z, "logistic": lambda z: 1 / (1 + np.exp(-z)),
-            "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}  # fmt: skip
-    coefs, intercepts = layout.views(flat.astype(np.float64))
-    a = X.astype(np.float64)
-    for i, (w, b) in enumerate(zip(coefs, intercepts)):
-        a = a @ w + b
-        if i < len(coefs) - 1:
-            a = acts[hidden](a)
+    a = _reference_outputs(layout, flat, X, hidden)
     return 0.5 * np.average((Y - a) ** 2, weights=weights, axis=0).mean()
 
 
@@ -170,16 +174,9 @@ def test_fused_squared_error_gradient_is_scikit_learns():
     weights = rng.uniform(0.2, 1.5, 7)
     grad = np.empty_like(flat)
     network.backprop(flat, grad, X, Y, weights, fused=True)
-    numeric = np.empty_like(flat)
-    h = 1e-6
-    for i in range(flat.size):
-        up, down = flat.copy(), flat.copy()
-        up[i] += h
-        down[i] -= h
-        numeric[i] = (
-            _reference_squared_error(layout, up, X, Y, "tanh", weights)
-            - _reference_squared_error(layout, down, X, Y, "tanh", weights)
-        ) / (2 * h)
+    numeric = _central_differences(
+        lambda p: _reference_squared_error(layout, p, X, Y, "tanh", weights), flat
+    )
     np.testing.assert_allclose(grad, 2 * numeric, rtol=1e-6, atol=1e-9)
 
 
