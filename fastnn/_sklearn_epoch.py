@@ -5,10 +5,9 @@ mini-batch (gather, fused forward/loss/backward, fused update, the loss sum);
 on small networks that Python costs as much as the arithmetic.
 :class:`CompiledEpochs` hands each epoch's batches, a shorter last one
 included, to ``kernels.cpu.sklearn_mlp.stochastic_epoch`` instead. The
-per-batch scalars (learning rates, L2
-coefficients, weight sums, rescaled row weights) are computed here with the
-very Python and NumPy expressions the per-batch loop evaluates, so both
-paths train bit for bit alike.
+per-batch scalars (learning rates, L2 coefficients, weight sums, rescaled
+row weights) are computed here with the very Python and NumPy expressions
+the per-batch loop evaluates, so both paths train bit for bit alike.
 """
 
 import numpy as np
@@ -18,7 +17,8 @@ from fastnn.kernels.cpu.sklearn_mlp import SOFTMAX, stochastic_epoch
 
 
 class CompiledEpochs:
-    """Runs of full mini-batches for one fit: built once, ``run`` per epoch."""
+    """The epochs of one fit: built once per fit (never kept on the
+    estimator, so copies and pickles are unaffected), ``run`` per epoch."""
 
     @staticmethod
     def applies(network, X, Y, dtype):
