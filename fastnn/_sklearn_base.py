@@ -4,6 +4,7 @@
 with the passes computed by ``fastnn._sklearn_network``."""
 
 import contextlib
+import itertools
 import warnings
 
 import numpy as np
@@ -313,7 +314,7 @@ class BaseMLP(BaseEstimator):
                     accumulated_loss, done = compiled.run(
                         sample_idx, optimizer, n_coef, alpha
                     )
-                    slices = list(slices)[done:]
+                    slices = itertools.islice(slices, done, None)
                 for batch_slice in slices:
                     idx = sample_idx[batch_slice] if self.shuffle else batch_slice
                     X_batch, y_batch, w_batch = batches.take(idx)

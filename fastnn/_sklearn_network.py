@@ -22,7 +22,7 @@ from scipy.special import expit, xlogy
 from fastnn.kernels import cpu as kernels
 from fastnn.kernels.cpu import sklearn_mlp as fused
 from fastnn.kernels.cpu.activations import ACTIVATION_CODES
-from fastnn.kernels.cpu.dense import dense_stack_cross_entropy_step
+from fastnn.kernels.cpu.epoch import stack_loss_step
 
 #: scikit-learn's hidden activation names -> fastnn kernel activations.
 KERNEL_ACTIVATIONS = {
@@ -31,6 +31,9 @@ KERNEL_ACTIVATIONS = {
     "tanh": "tanh",
     "relu": "relu",
 }
+
+#: The labels argument of ``stack_loss_step`` for outputs that read none.
+_NO_LABELS = np.empty(0, np.intp)
 
 #: Rows per forward pass in ``predict``: bounds the activation memory.
 PREDICT_CHUNK = 4096
@@ -255,7 +258,8 @@ class Network:
         """``backprop`` for the fused outputs (``fused_output``): forward,
         loss and backward in one kernel call (the per-call overhead of
         separate kernels and NumPy passes dominates small networks). The
-        squared error is scikit-learn's to rounding; the log-losses, log-sum-exp minus the true class's logit and
+        squared error is scikit-learn's to rounding; the log-losses,
+        log-sum-exp minus the true class's logit and
         max(z, 0) - z y + log(1 + exp(-|z|)), equal scikit-learn's
         -log(clip(p, eps, 1 - eps)) except on rows fitted to within eps
         (p > 1 - eps: a loss below 1.2e-16 instead of at it) or missed by
@@ -267,14 +271,10 @@ class Network:
             row_weights = np.asarray(sample_weight, flat.dtype) * (rows / w_sum)
         stack = self.stack(flat, grad, acts, deltas)
         kind = self.output_kind()
-        if kind == fused.LOGISTIC:
-            loss = fused.logistic_stack_step(X, Y, *stack, row_weights)
-        elif kind == fused.SQUARED:
-            loss = fused.squared_error_stack_step(X, Y, *stack, row_weights)
-        else:  # one-hot rows (LabelBinarizer)
-            loss = dense_stack_cross_entropy_step(
-                X, Y.argmax(axis=1), *stack, row_weights
-            )
+        # softmax reads labels from the one-hot rows (LabelBinarizer), the
+        # others read Y itself
+        labels = Y.argmax(axis=1) if kind == fused.SOFTMAX else _NO_LABELS
+        loss = stack_loss_step(X, labels, Y, stack, kind, row_weights)
         if not np.isfinite(loss):
             # the fused kernels stop before the backward pass; scikit-learn
             # carries the overflow into the weights (and then raises), so

@@ -26,26 +26,29 @@ from .dense import (
     dense_stack_forward,
 )
 from .gather import gather_rows
-from .losses import _binary_cross_entropy_with_logits, _mse
+from .losses import _binary_cross_entropy_with_logits, _half_squared_error, _mse
 from .metrics import count_correct, count_correct_binary
 from .optim import _adam_update, _sgd_update
 
-#: The losses these loops train: ``kind`` codes.
-CROSS_ENTROPY, MSE, BINARY_CROSS_ENTROPY = 0, 1, 2
+#: The losses these loops train: ``kind`` codes. HALF_SQUARED_ERROR is
+#: scikit-learn's (``kernels/cpu/sklearn_mlp.py`` trains with these steps).
+CROSS_ENTROPY, MSE, BINARY_CROSS_ENTROPY, HALF_SQUARED_ERROR = 0, 1, 2, 3
 
 
 @cpu_jit
 def _values_step(x, targets, stack, row_weights, kind):
-    """Forward, MSE or binary cross-entropy on logits (``kind``) and
-    backward of a plain dense stack, with the kernels the step-by-step path
-    calls one after another; the loss (nothing back-propagated when it is
-    not finite)."""
+    """Forward, a loss on real targets (``kind``: MSE, binary cross-entropy
+    on logits, scikit-learn's half squared error) and backward of a plain
+    dense stack, with the kernels the step-by-step path calls one after
+    another; the loss (nothing back-propagated when it is not finite)."""
     weights, biases, outs, douts, dweights, dbiases, codes, slopes = stack
     n = len(weights)
     dense_stack_forward(x, weights, biases, outs, codes, slopes)
     out = outs[n - 1]
     if kind == MSE:
         loss = _mse(out, targets, douts[n - 1], row_weights, out.shape[1])
+    elif kind == HALF_SQUARED_ERROR:
+        loss = _half_squared_error(out, targets, douts[n - 1], row_weights)
     else:
         loss = _binary_cross_entropy_with_logits(
             out, targets, douts[n - 1], row_weights, out.shape[1]
@@ -56,17 +59,32 @@ def _values_step(x, targets, stack, row_weights, kind):
 
 
 @cpu_jit
-def _loss_and_gradients(xbuf, lbuf, tbuf, stack, kind, row_weights):
-    """The gathered batch's forward, loss and backward; (loss, outputs)."""
+def stack_loss_step(x, labels, targets, stack, kind, row_weights):
+    """Forward, loss ``kind`` and backward of a plain dense stack on one
+    batch (``stack``: weights, biases, outs, douts, dweights, dbiases,
+    codes, slopes); its loss. Cross-entropy reads ``labels`` (B,), the other
+    losses ``targets`` (B, O); ``row_weights``: rescaled to mean 1, or None."""
     weights, biases, outs, douts, dweights, dbiases, codes, slopes = stack
     if kind == CROSS_ENTROPY:
-        loss = dense_stack_cross_entropy_step(
-            xbuf, lbuf, weights, biases, outs, douts, dweights, dbiases, codes,
+        return dense_stack_cross_entropy_step(
+            x, labels, weights, biases, outs, douts, dweights, dbiases, codes,
             slopes, row_weights,
         )  # fmt: skip
-    else:
-        loss = _values_step(xbuf, tbuf, stack, row_weights, kind)
-    return loss
+    return _values_step(x, targets, stack, row_weights, kind)
+
+
+@cpu_jit
+def gather_batch(x, labels, values, idx, scale, bufs, kind):
+    """Rows ``idx`` of the inputs (times ``scale``, as ``gather_rows``) into
+    ``bufs[0]``, and of the targets: labels into ``bufs[1]`` for
+    cross-entropy, else value rows into ``bufs[2]``."""
+    xbuf, lbuf, tbuf = bufs
+    gather_rows(x, idx, xbuf, scale)
+    for i in range(idx.size):
+        if kind == CROSS_ENTROPY:
+            lbuf[i] = labels[idx[i]]
+        else:
+            tbuf[i, :] = values[idx[i], :]
 
 
 @cpu_jit
@@ -82,16 +100,11 @@ def _batch_gradients(x, y, order, k, scale, bufs, stack, track, row_weights, kin
     xbuf, lbuf, tbuf = bufs
     rows = xbuf.shape[0]
     lo = k * rows
-    gather_rows(x, order[lo : lo + rows], xbuf, scale)
-    for i in range(rows):
-        if kind == CROSS_ENTROPY:
-            lbuf[i] = labels[order[lo + i]]
-        else:
-            tbuf[i, :] = values[order[lo + i], :]
+    gather_batch(x, labels, values, order[lo : lo + rows], scale, bufs, kind)
     if row_weights is None:
-        loss = _loss_and_gradients(xbuf, lbuf, tbuf, stack, kind, None)
+        loss = stack_loss_step(xbuf, lbuf, tbuf, stack, kind, None)
     else:
-        loss = _loss_and_gradients(xbuf, lbuf, tbuf, stack, kind, row_weights[k])
+        loss = stack_loss_step(xbuf, lbuf, tbuf, stack, kind, row_weights[k])
     correct = 0
     if track and math.isfinite(loss):
         out = stack[2][len(stack[2]) - 1]

@@ -73,6 +73,24 @@ def _mse(pred, target, dpred, sample_weight, row_size):
     return total * inv_n
 
 
+@cpu_jit
+def _half_squared_error(out, targets, dout, sample_weight):
+    """scikit-learn's squared-error loss (``fastnn.sklearn``'s regressor):
+    0.5 * the (weighted) mean over rows and outputs of (p - y)^2, and its
+    output gradient as scikit-learn takes it, (p - y) w / B, not divided by
+    the outputs. Weights rescaled to mean 1 (or None)."""
+    rows, outputs = out.shape
+    total = 0.0
+    for i in range(rows):
+        weight = _weight(sample_weight, i)
+        scale = (1.0 / rows) * weight  # exactly 1 / rows when unweighted
+        for j in range(outputs):
+            diff = out[i, j] - targets[i, j]
+            total += diff * diff * weight
+            dout[i, j] = diff * scale
+    return 0.5 * total / (rows * outputs)
+
+
 def mse(pred, target, dpred=None, sample_weight=None):
     """mean((pred - target)**2) over all elements; dpred = 2 (pred - target) / n."""
     return _mse(pred, target, dpred, sample_weight, _row_size(pred))

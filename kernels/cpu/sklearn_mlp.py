@@ -13,15 +13,12 @@ contiguous vector: blocks of at most 128 elements summed with 8
 accumulators, halves split at multiples of 8), so the penalty is the one
 ``np.square(w).sum()`` gives, not a sequential sum.
 
-``logistic_stack_step`` and ``squared_error_stack_step``: forward, loss and
-backward of a dense stack in one call for the binary classifier (binary
-cross-entropy on one logit column) and the regressor (scikit-learn's squared
-error), as ``dense.dense_stack_cross_entropy_step`` is for softmax outputs.
-
 ``stochastic_epoch``: an epoch's mini-batches in one call: each batch's rows
-gathered, one of the two fused steps, then ``fused_step``; the same kernels
-in the same order as the estimator's per-batch loop, so results are bit for
-bit that loop's.
+gathered, its forward, loss and backward in one step, then ``fused_step``:
+the batch kernels of ``epoch.py`` (``gather_batch``, ``stack_loss_step``,
+whose losses include scikit-learn's squared error) and this update, in the
+order of the estimator's per-batch loop, which calls the same ones, so
+results are bit for bit that loop's.
 
 Shapes: ``params``, ``grad`` and the optimizer state are (P,), the first
 ``n_coef`` entries the weights covered by the penalty.
@@ -32,19 +29,21 @@ import math
 import numpy as np
 
 from .._jit import cpu_jit
-from .dense import (
-    _dense_stack_backward,
-    dense_stack_cross_entropy_step,
-    dense_stack_forward,
+from .epoch import (
+    BINARY_CROSS_ENTROPY,
+    CROSS_ENTROPY,
+    HALF_SQUARED_ERROR,
+    gather_batch,
+    stack_loss_step,
 )
-from .losses import _binary_cross_entropy_with_logits, _weight
 
 #: ``op`` codes of ``fused_step``.
 L2_ONLY, SGD, NESTEROV, ADAM = 0, 1, 2, 3
 
-#: Output kinds of ``stochastic_epoch``: softmax with log-loss (labels),
-#: one logistic output with log-loss, identity outputs with squared error.
-SOFTMAX, LOGISTIC, SQUARED = 0, 1, 2
+#: Output kinds of the estimators' batches, as ``stack_loss_step`` codes:
+#: softmax with log-loss (labels), one logistic output with log-loss (binary
+#: cross-entropy on its logit), identity outputs with squared error.
+SOFTMAX, LOGISTIC, SQUARED = CROSS_ENTROPY, BINARY_CROSS_ENTROPY, HALF_SQUARED_ERROR
 
 # NumPy's pairwise summation leaf size (PW_BLOCKSIZE in loops_utils.h)
 _BLOCK = 128
@@ -179,97 +178,6 @@ def fused_step(params, grad, state1, state2, n_coef, l2, op, s):
 
 
 @cpu_jit
-def logistic_stack_step(
-    x, targets, weights, biases, outs, douts, dweights, dbiases, codes, slopes,
-    sample_weight=None,
-):  # fmt: skip
-    """Forward, binary cross-entropy on the logits and backward of a stack of
-    dense layers whose last layer has one output (identity activation), in
-    one call. targets (B, 1) in [0, 1]; other arguments as in
-    ``dense_stack_cross_entropy_step``. The loss is the mean over rows of
-    max(z, 0) - z t + log(1 + exp(-|z|)) (weighted: sum w l / B with the
-    weights already rescaled to mean 1), the output gradient
-    (sigmoid(z) - t) w / B. Nothing is back-propagated when the loss is not
-    finite."""
-    n = len(weights)
-    dense_stack_forward(x, weights, biases, outs, codes, slopes)
-    loss = _binary_cross_entropy_with_logits(
-        outs[n - 1], targets, douts[n - 1], sample_weight, 1
-    )
-    if not math.isfinite(loss):
-        return loss
-    _dense_stack_backward(x, weights, outs, douts, dweights, dbiases, codes, slopes)
-    return loss
-
-
-@cpu_jit
-def _half_squared_error(out, targets, dout, sample_weight):
-    """scikit-learn's squared-error loss, 0.5 * the (weighted) mean over rows
-    and outputs of (p - y)^2, and its output gradient as scikit-learn takes
-    it: (p - y) w / B, not divided by the outputs. Weights rescaled to mean 1
-    (or None)."""
-    rows, outputs = out.shape
-    total = 0.0
-    for i in range(rows):
-        weight = _weight(sample_weight, i)
-        scale = (1.0 / rows) * weight  # exactly 1 / rows when unweighted
-        for j in range(outputs):
-            diff = out[i, j] - targets[i, j]
-            total += diff * diff * weight
-            dout[i, j] = diff * scale
-    return 0.5 * total / (rows * outputs)
-
-
-@cpu_jit
-def squared_error_stack_step(
-    x, targets, weights, biases, outs, douts, dweights, dbiases, codes, slopes,
-    sample_weight=None,
-):  # fmt: skip
-    """Forward, squared error (``_half_squared_error``) and backward of a
-    stack of dense layers with identity outputs, in one call; targets (B, O),
-    other arguments as in ``dense_stack_cross_entropy_step``."""
-    n = len(weights)
-    dense_stack_forward(x, weights, biases, outs, codes, slopes)
-    loss = _half_squared_error(outs[n - 1], targets, douts[n - 1], sample_weight)
-    if not math.isfinite(loss):
-        return loss
-    _dense_stack_backward(x, weights, outs, douts, dweights, dbiases, codes, slopes)
-    return loss
-
-
-@cpu_jit
-def _gather(X, labels, targets, idx, xbuf, lbuf, tbuf, kind):
-    """Rows ``idx`` of X and of the labels (softmax) or targets."""
-    for i in range(idx.size):
-        row = idx[i]
-        xbuf[i, :] = X[row, :]
-        if kind == SOFTMAX:
-            lbuf[i] = labels[row]
-        else:
-            tbuf[i, :] = targets[row, :]
-
-
-@cpu_jit
-def _batch_step(xbuf, lbuf, tbuf, stack, kind, row_weights):
-    """The gathered batch's fused forward, loss and backward; its loss."""
-    weights, biases, outs, douts, dweights, dbiases, codes, slopes = stack
-    if kind == LOGISTIC:
-        return logistic_stack_step(
-            xbuf, tbuf, weights, biases, outs, douts, dweights, dbiases, codes,
-            slopes, row_weights,
-        )  # fmt: skip
-    if kind == SQUARED:
-        return squared_error_stack_step(
-            xbuf, tbuf, weights, biases, outs, douts, dweights, dbiases, codes,
-            slopes, row_weights,
-        )  # fmt: skip
-    return dense_stack_cross_entropy_step(
-        xbuf, lbuf, weights, biases, outs, douts, dweights, dbiases, codes, slopes,
-        row_weights,
-    )  # fmt: skip
-
-
-@cpu_jit
 def stochastic_epoch(
     X, labels, targets, order, kind, full, bufs, stack, tail_bufs, tail_stack,
     flat, grad, state1, state2, n_coef, op, lrs, constants, l2s, alpha, w_sums,
@@ -280,8 +188,7 @@ def stochastic_epoch(
     last batch with ``tail_bufs``/``tail_stack`` (the same buffers cut to
     its rows). Batch k takes rows order[k * B:k * B + rows]: gather, the
     fused step of the output ``kind`` (SOFTMAX, LOGISTIC, SQUARED), then
-    ``fused_step`` with op ``op`` and scalars
-    (lrs[k], *constants). Per batch k: ``l2s[k]`` the L2 coefficient
+    ``fused_step`` with op ``op`` and scalars (lrs[k], *constants). Per batch k: ``l2s[k]`` the L2 coefficient
     alpha / w_sums[k] in the parameters' dtype, ``w_sums[k]`` its weight sum
     (its rows without weights), ``row_weights[k, :rows]`` its rows' weights
     rescaled to mean 1 (or None). Returns (the sum over the batches trained
@@ -299,11 +206,12 @@ def stochastic_epoch(
             this_stack = tail_stack
         rows = xbuf.shape[0]
         lo = k * batch
-        _gather(X, labels, targets, order[lo : lo + rows], xbuf, lbuf, tbuf, kind)
+        idx = order[lo : lo + rows]
+        gather_batch(X, labels, targets, idx, 1.0, (xbuf, lbuf, tbuf), kind)
         if row_weights is None:  # (a None argument prunes the other branch)
-            loss = _batch_step(xbuf, lbuf, tbuf, this_stack, kind, None)
+            loss = stack_loss_step(xbuf, lbuf, tbuf, this_stack, kind, None)
         else:
-            loss = _batch_step(
+            loss = stack_loss_step(
                 xbuf, lbuf, tbuf, this_stack, kind, row_weights[k, :rows]
             )
         if not math.isfinite(loss):  # nothing back-propagated or updated
