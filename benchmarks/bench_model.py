@@ -1,6 +1,7 @@
-"""Whole-model benchmarks: a training step, a step through fit, batch-1
-latency, concurrent inference, an MNIST epoch (float32 and raw uint8), peak
-memory of a training run, and JIT compile / warm start times."""
+"""Whole-model benchmarks: a training step, a step through fit (with and
+without Dropout), batch-1 latency, concurrent inference, an MNIST epoch
+(float32 and raw uint8), peak memory of a training run, and JIT compile /
+warm start times."""
 
 import os
 import subprocess
@@ -42,6 +43,18 @@ class FitStep:
 
     def time_fit_200_steps(self, config):
         self.model.fit(self.x, self.y, epochs=1, batch_size=self.batch, verbose=0)
+
+
+class FitStepDropout(FitStep):
+    """``FitStep`` with Dropout(0.2) after each hidden layer (its noise drawn
+    on the host, the steps in the compiled loop)."""
+
+    def setup(self, config):
+        sizes, batch = MODEL_CONFIGS[config]
+        self.model = mlp(sizes, dropout=0.2)
+        self.x, self.y = classification_batch(200 * batch, sizes[0], sizes[-1])
+        self.model.fit(self.x, self.y, epochs=1, batch_size=batch, verbose=0)
+        self.batch = batch
 
 
 class SharedInference:

@@ -37,12 +37,16 @@ def classification_batch(batch, n_in, n_classes, dtype=np.float32, seed=1):
     )
 
 
-def mlp(sizes, seed=0, optimizer=None, **model_kwargs):
+def mlp(sizes, seed=0, optimizer=None, dropout=None, **model_kwargs):
+    """A ReLU MLP of layer widths ``sizes`` for cross-entropy, with
+    ``Dropout(dropout)`` after each hidden layer when given."""
     import fastnn as fnn
 
-    layers = [
-        fnn.Dense(i, o, activation="relu") for i, o in zip(sizes[:-2], sizes[1:-1])
-    ]
+    layers = []
+    for i, o in zip(sizes[:-2], sizes[1:-1]):
+        layers.append(fnn.Dense(i, o, activation="relu"))
+        if dropout is not None:
+            layers.append(fnn.Dropout(dropout))
     layers.append(fnn.Dense(sizes[-2], sizes[-1]))
     model = fnn.Sequential(layers, seed=seed, **model_kwargs)
     model.compile(

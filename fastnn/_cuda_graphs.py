@@ -202,12 +202,14 @@ def _program(model, x_dev, y_dev, n, batch, track):
 
 class GraphSteps:
     """One epoch's runner with ``_compiled_epoch.CompiledSteps``'s interface:
-    ``run(k, stop, loss_sum)`` trains full batches k..stop-1 and returns
+    ``run(k, stop, loss_sum)`` trains full batches k..stop-1 (``steps``
+    of them) and returns
     (done, loss_sum, correct, status, loss); the optimizer's step count
     follows, as on the per-step path (a refused update counts its step)."""
 
     def __init__(self, model, x_dev, y_dev, order, batch, epoch, track):
         self.model, self.batch = model, batch
+        self.steps = len(order) // batch  # the shorter last batch: step by step
         self.program = _program(model, x_dev, y_dev, len(order), batch, track)
         opt = model.optimizer
         make_table = sgd_table if type(opt) is optimizers.SGD else adam_table

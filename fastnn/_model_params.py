@@ -49,30 +49,32 @@ class FlatParameters:
         """Tuples for the one-call training step of a plain dense stack on the
         CPU (``dense_stack_cross_entropy_step``), or None when the network has
         other layers or lives elsewhere."""
-        dense_stages = []
-        for stage in self._stages:
-            if isinstance(stage, Dense):
-                dense_stages.append(
-                    (stage, stage.kernel_activation, stage.negative_slope)
-                )
-            elif isinstance(stage, DenseWithActivation):
-                dense_stages.append(
-                    (
-                        stage.dense,
-                        stage.activation.kernel_name,
-                        stage.activation.negative_slope,
-                    )
-                )
-            else:
-                return None
-        if self._backend.name != "cpu" or self.grads is None:
+        entries = [dense_stage(stage) for stage in self._stages]
+        if None in entries or self._backend.name != "cpu" or self.grads is None:
             return None
-        layers = [d for d, _, _ in dense_stages]
-        return (
-            tuple(d.W for d in layers),
-            tuple(d.b for d in layers),
-            tuple(d.dW for d in layers),
-            tuple(d.db for d in layers),
-            np.array([ACTIVATION_CODES[a] for _, a, _ in dense_stages], np.int64),
-            np.array([s for _, _, s in dense_stages], np.float64),
-        )
+        return dense_tuples(entries)
+
+
+def dense_stage(stage):
+    """(Dense layer, activation kernel name, leaky slope) of a stage that is
+    a dense layer (with its activation fused or not), else None."""
+    if isinstance(stage, Dense):
+        return stage, stage.kernel_activation, stage.negative_slope
+    if isinstance(stage, DenseWithActivation):
+        act = stage.activation
+        return stage.dense, act.kernel_name, act.negative_slope
+    return None
+
+
+def dense_tuples(entries):
+    """(weights, biases, dweights, dbiases, codes, slopes) of the dense
+    layers ``entries`` (``dense_stage``'s triples): what the stack kernels take."""
+    layers = [layer for layer, _, _ in entries]
+    return (
+        tuple(d.W for d in layers),
+        tuple(d.b for d in layers),
+        tuple(d.dW for d in layers),
+        tuple(d.db for d in layers),
+        np.array([ACTIVATION_CODES[a] for _, a, _ in entries], np.int64),
+        np.array([s for _, _, s in entries], np.float64),
+    )

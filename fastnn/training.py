@@ -258,12 +258,13 @@ def _train_epoch(
     track_accuracy = "accuracy" in model.metrics
     bar = progress_bar(steps, epoch, last_epoch, show_bar)
     start = time.perf_counter()
-    full = n // batch  # full batches; a shorter last one runs step by step
+    full = n // batch  # full batches (the GPU's graphs run these only)
     compiled = None
     if _compiled_epoch.plan(model, weights) and full:
         compiled = _compiled_epoch.CompiledSteps(
-            model, x_dev, y_dev, order, batch, epoch, track_accuracy, weights
-        )
+            model, x_dev, y_dev, order, batch, epoch, track_accuracy, weights,
+            noise_rng,
+        )  # fmt: skip
     elif be.name == "cuda" and full:
         from fastnn import _cuda_graphs  # imports the CUDA kernels
 
@@ -276,13 +277,13 @@ def _train_epoch(
     chunk, k = 8, 0
     with bar:
         while k < steps:
-            if compiled is not None and k < full:
+            if compiled is not None and k < compiled.steps:
                 began = time.perf_counter()
-                stop = min(full, k + chunk)
+                stop = min(compiled.steps, k + chunk)
                 done, loss_sum, right, status, loss = compiled.run(k, stop, loss_sum)
                 correct += right
                 if weights is None:
-                    total += (done - k) * batch
+                    total += min(done * batch, n) - k * batch
                 else:  # as the step path adds them, one batch at a time
                     for j in range(k, done):
                         total += compiled.counts[j]

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
+from fastnn import _compiled_epoch
 
 
 def blobs(rng, n=240, features=6, classes=3):
@@ -358,38 +359,35 @@ def test_cuda_device_without_gpu_explains_why():
         fnn.Sequential([fnn.Dense(2, 2)]).to("cuda")
 
 
-def test_one_call_dense_stack_step_equals_layer_by_layer(rng):
+def test_one_call_dense_stack_step_equals_layer_by_layer(rng, monkeypatch):
     """Plain Dense stacks with cross-entropy train through one fused kernel
-    call per step; it must match the layer-by-layer path exactly."""
+    call per step; it must match the layer-by-layer path exactly, in fit's
+    compiled loop (stage by stage there) and step by step in Python."""
+
+    def make():
+        return compiled(
+            fnn.Sequential(
+                [
+                    fnn.Dense(6, 16, activation="leaky_relu"),
+                    fnn.Dense(16, 8),
+                    fnn.Tanh(),
+                    fnn.Dense(8, 3),
+                ],
+                seed=4,
+            )
+        )
+
     x, y = blobs(rng)
-    fused = compiled(
-        fnn.Sequential(
-            [
-                fnn.Dense(6, 16, activation="leaky_relu"),
-                fnn.Dense(16, 8),
-                fnn.Tanh(),
-                fnn.Dense(8, 3),
-            ],
-            seed=4,
-        )
-    )
-    plain = compiled(
-        fnn.Sequential(
-            [
-                fnn.Dense(6, 16, activation="leaky_relu"),
-                fnn.Dense(16, 8),
-                fnn.Tanh(),
-                fnn.Dense(8, 3),
-            ],
-            seed=4,
-        )
-    )
+    fused, staged, python = make(), make(), make()
     assert fused._stack_params is not None
-    plain._stack_params = None  # force the layer-by-layer path
+    staged._stack_params = python._stack_params = None  # force layer by layer
     h1 = fused.fit(x, y, epochs=3, batch_size=16, seed=0, verbose=0)
-    h2 = plain.fit(x, y, epochs=3, batch_size=16, seed=0, verbose=0)
-    np.testing.assert_array_equal(fused.get_weights(), plain.get_weights())
-    assert h1["loss"] == h2["loss"]
+    h2 = staged.fit(x, y, epochs=3, batch_size=16, seed=0, verbose=0)
+    monkeypatch.setattr(_compiled_epoch, "plan", lambda model, weights: False)
+    h3 = python.fit(x, y, epochs=3, batch_size=16, seed=0, verbose=0)
+    for other, history in ((staged, h2), (python, h3)):
+        np.testing.assert_array_equal(fused.get_weights(), other.get_weights())
+        assert h1["loss"] == history["loss"]
 
 
 def test_one_call_inference_matches_layer_by_layer(rng):
