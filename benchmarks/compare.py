@@ -186,7 +186,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None, help="MNIST directory")
     parser.add_argument(
         "--cases",
-        default="kernels,1,2,3,4,7,8,5,6,startup",
+        default="kernels,1,2,3,4,7,8,9,5,6,startup",
         help="comma-separated subset of cases to run (default: all)",
     )
     parser.add_argument("--mnist-worker", help=argparse.SUPPRESS)
@@ -247,13 +247,19 @@ def main(argv=None):
             "gflops": {k: flops / v / 1e9 for k, v in times.items()},
         }
 
-    for key, title, sizes, batch, steps in [
-        ("7_fit_small", "case 7: fit epoch 32-64-64-10, batch 32", SMALL, 32, 200),
-        ("8_fit_b128", "case 8: fit epoch 784-512-512-10, batch 128", BIG, 128, 20),
-    ]:
+    for key, title, sizes, batch, steps, dropout in [
+        ("7_fit_small", "case 7: fit epoch 32-64-64-10, batch 32", SMALL, 32, 200, None),
+        ("8_fit_b128", "case 8: fit epoch 784-512-512-10, batch 128", BIG, 128, 20, None),
+        (
+            "9_fit_dropout",
+            "case 9: fit epoch 784-512-512-10 with Dropout(0.2), batch 128",
+            BIG, 128, 20, 0.2,
+        ),
+    ]:  # fmt: skip
         if key[0] not in cases:
             continue
-        epochs = interleaved(fit_epoch_contenders(sizes, batch, steps), rounds, 1)
+        contenders = fit_epoch_contenders(sizes, batch, steps, dropout)
+        epochs = interleaved(contenders, rounds, 1)
         times = {name: t / steps for name, t in epochs.items()}  # per step
         print_case(title + " (time per step)", times)
         results["cases"][key] = {"seconds": times}

@@ -85,22 +85,24 @@ def train_step_contenders(sizes, batch, include_numpy=True, floor=False):
     return contenders
 
 
-def fit_epoch_contenders(sizes, batch, steps):
+def fit_epoch_contenders(sizes, batch, steps, dropout=None):
     """{name: callable running one shuffled epoch of ``steps`` mini-batches}, as
     users write them: fastnn's ``fit``, PyTorch's randperm + index + step loop,
-    NumPy's permutation loop (the data start as float32 arrays in memory)."""
+    NumPy's permutation loop (the data start as float32 arrays in memory).
+    With ``dropout`` (a rate after each hidden layer) NumPy's loop is left
+    out: it has no dropout."""
     rng = np.random.default_rng(3)
     n = batch * steps
     x = rng.random((n, sizes[0]), dtype=np.float32)
     y = rng.integers(0, sizes[-1], n)
-    model = make_fastnn(sizes)
+    model = make_fastnn(sizes, dropout=dropout)
     contenders = {
         "fastnn": lambda: model.fit(x, y, epochs=1, batch_size=batch, verbose=0)
     }
     if torch_available():
         import torch
 
-        tmodel, topt = make_torch(sizes)
+        tmodel, topt = make_torch(sizes, dropout=dropout)
         tx, ty = torch.from_numpy(x), torch.from_numpy(y)
         loss_fn = torch.nn.CrossEntropyLoss()
 
@@ -113,6 +115,8 @@ def fit_epoch_contenders(sizes, batch, steps):
                 topt.step()
 
         contenders["pytorch"] = torch_epoch
+    if dropout is not None:
+        return contenders
     npm = NumpyMLP(sizes)
 
     def numpy_epoch():

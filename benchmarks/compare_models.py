@@ -83,14 +83,17 @@ class NumpyMLP:
         return self.forward(x)[-1]
 
 
-def make_fastnn(sizes, lr=0.01, seed=0, schedule=None, input_scale=None):
+def make_fastnn(sizes, lr=0.01, seed=0, schedule=None, input_scale=None, dropout=None):
     """The fastnn model with ``he_weights``; ``input_scale`` (e.g. 1/255)
-    makes it read raw uint8 inputs and scale each batch as it is gathered."""
+    makes it read raw uint8 inputs and scale each batch as it is gathered;
+    ``dropout``: a Dropout of that rate after each hidden layer."""
     import fastnn as fnn
 
-    layers = [
-        fnn.Dense(i, o, activation="relu") for i, o in zip(sizes[:-2], sizes[1:-1])
-    ]
+    layers = []
+    for i, o in zip(sizes[:-2], sizes[1:-1]):
+        layers.append(fnn.Dense(i, o, activation="relu"))
+        if dropout is not None:
+            layers.append(fnn.Dropout(dropout))
     layers.append(fnn.Dense(sizes[-2], sizes[-1], init="he"))
     model = fnn.Sequential(layers, input_scale=input_scale)
     model.build(seed)
@@ -107,8 +110,9 @@ def make_fastnn(sizes, lr=0.01, seed=0, schedule=None, input_scale=None):
     return model
 
 
-def make_torch(sizes, lr=0.01, seed=0):
-    """(model, optimizer): the same network in PyTorch, THREADS threads."""
+def make_torch(sizes, lr=0.01, seed=0, dropout=None):
+    """(model, optimizer): the same network in PyTorch, THREADS threads
+    (``dropout`` as in ``make_fastnn``)."""
     import torch
 
     torch.set_num_threads(THREADS)
@@ -121,6 +125,8 @@ def make_torch(sizes, lr=0.01, seed=0):
         layers.append(linear)
         if k < len(sizes) - 2:
             layers.append(torch.nn.ReLU())
+            if dropout is not None:
+                layers.append(torch.nn.Dropout(dropout))
     model = torch.nn.Sequential(*layers)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     return model, optimizer

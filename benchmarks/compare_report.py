@@ -100,6 +100,7 @@ def markdown_table(results):
         "4_infer_b1": "4. inference latency, batch 1",
         "7_fit_small": "7. fit, per step, 32-64-64-10, b32",
         "8_fit_b128": "8. fit, per step, 784-512-512-10, b128",
+        "9_fit_dropout": "9. fit, per step, 784-512-512-10 + Dropout(0.2), b128",
     }
     cases = results["cases"]
     for key, title in titles.items():

@@ -1,20 +1,156 @@
 """Where a ``Sequential``'s parameters live: one flat vector (and one for
-the gradients) with per-layer views bound into the layers, and the tuples
-the one-call kernels of a plain dense stack take. ``Sequential`` inherits
-these as a mixin (``FlatParameters``)."""
+the gradients) with per-layer views bound into the layers, the public ways
+to read, write and move them (``get_weights``, ``set_weights``,
+``parameters``, ``to``),
+and the tuples the one-call kernels of a plain dense stack take.
+``Sequential`` inherits these as a mixin (``FlatParameters``)."""
 
 from __future__ import annotations
 
-import numpy as np
+import threading
+from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+import numpy.typing as npt
+
+from fastnn._backend import get_backend
 from fastnn.kernels.cpu.activations import ACTIVATION_CODES
 from fastnn.layers import Dense, DenseWithActivation
+
+if TYPE_CHECKING:
+    from fastnn._workspace import TrainingGuard
+    from fastnn.layers import Layer
+    from fastnn.model import Sequential
 
 
 class FlatParameters:
     """The flat-buffer storage of ``Sequential`` (see the module docstring);
     it reads the model's ``layers``, ``_stages``, ``_backend``, ``dtype``,
     ``in_features`` and ``optimizer``."""
+
+    # what the methods below read of the model (set by Sequential.__init__)
+    layers: list[Layer]
+    dtype: np.dtype[Any]
+    device: str
+    params: Any
+    optimizer: Any
+    _backend: Any
+    _training: TrainingGuard
+    _build_lock: threading.Lock
+
+    if TYPE_CHECKING:
+
+        def build(self, seed: int | None = None) -> Any: ...
+
+        def _reset_workspaces(self) -> None: ...
+
+    @property
+    def built(self) -> bool:
+        """Whether the parameters exist (``build``, a seed, or first use)."""
+        return self.params is not None
+
+    @property
+    def n_params(self) -> int:
+        """The number of parameters (weights and biases) of the network."""
+        return sum(
+            int(np.prod(s)) for _, shapes, _ in self._param_layout() for s in shapes
+        )
+
+    def _ensure_built(self, seed=None):
+        if self.params is None:
+            with self._build_lock:  # two first predicts must not both build
+                if self.params is None:
+                    self.build(seed)
+
+    def to(self, device: str) -> Sequential:
+        """Move parameters and optimizer state to ``device``.
+
+        Parameters
+        ----------
+        device : {"cpu", "cuda"}
+            The target device.
+
+        Returns
+        -------
+        Sequential
+            The model itself.
+        """
+        if device == self.device:
+            return cast("Sequential", self)
+        self._training.refuse_if_training_elsewhere("to")
+        backend = get_backend(device)
+        weights = self.get_weights() if self.built else None
+        state = (
+            {
+                k: np.array(self._backend.to_host(v))
+                for k, v in self.optimizer.state.items()
+            }
+            if self.optimizer is not None
+            else {}
+        )
+        self._backend, self.device = backend, device
+        self._reset_workspaces()
+        if self.optimizer is not None:
+            self.optimizer.state = {}
+        if weights is not None:
+            self._set_flat(weights)
+            if self.optimizer is not None:  # ``state`` is empty otherwise
+                for name, host in state.items():
+                    backend.copy_into(self.optimizer.state[name], host)
+        return cast("Sequential", self)
+
+    def get_weights(self) -> npt.NDArray[Any]:
+        """A host copy of the flat parameter vector.
+
+        Returns
+        -------
+        numpy.ndarray (P,)
+            All parameters in storage order (layer by layer, ``W`` then
+            ``b``), of the model's dtype. Builds the model if needed.
+        """
+        self._ensure_built()
+        return np.array(self._backend.to_host(self.params), copy=True)
+
+    def set_weights(self, flat: npt.ArrayLike) -> None:
+        """Load a flat parameter vector.
+
+        Parameters
+        ----------
+        flat : array_like (P,)
+            Values as returned by ``get_weights`` (any shape with P elements),
+            converted to the model's dtype.
+
+        Raises
+        ------
+        ValueError
+            When it does not hold ``n_params`` values.
+        """
+        self._training.refuse_if_training_elsewhere("set_weights")
+        flat = np.asarray(flat, self.dtype).reshape(-1)
+        if flat.size != self.n_params:
+            raise ValueError(
+                f"weights: expected {self.n_params} values, got {flat.size}"
+            )
+        self._ensure_built()
+        self._backend.copy_into(self.params, flat)
+
+    def parameters(self) -> dict[str, npt.NDArray[Any]]:
+        """Host copies of the parameter arrays, by name.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``{"layers.<i>.<name>": array}``, e.g. ``layers.0.W`` (I, O)
+            and ``layers.0.b`` (O,).
+        """
+        self._ensure_built()
+        out = {}
+        for i, layer in enumerate(self.layers):
+            for name in layer.param_names:
+                out[f"layers.{i}.{name}"] = np.array(
+                    self._backend.to_host(getattr(layer, name))
+                )
+        return out
 
     def _param_layout(self):
         """[(layer, [shape, ...]), ...] in storage order, with input widths."""

@@ -1,10 +1,10 @@
 """How batches run through the kernels, for ``Sequential``: the forward and
 backward passes, the loss and its gradient, the guarded optimizer update, the
-batch weights and dropout noise, the training workspace, and the loops of
-``evaluate``/``predict`` over batches.
+batch weights and dropout noise, the checks of input arrays, the training
+workspace, and the loops of ``evaluate``/``predict`` over batches.
 
 ``Sequential`` inherits these as a mixin (``BatchSteps``) so that model.py
-keeps the public API; ``fit`` (``fastnn.training``), the compiled epochs and
+keeps to the public training API; ``fit`` (``fastnn.training``), the compiled epochs and
 data-parallel training call the same methods, so every path shares one
 implementation of a step.
 """
@@ -12,8 +12,10 @@ implementation of a step.
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from fastnn import _inputs
 from fastnn._divergence import diverged
@@ -22,13 +24,19 @@ from fastnn.kernels.cpu.dense import (
     dense_stack_cross_entropy_step,
     dense_stack_forward,
 )
-from fastnn.losses import CrossEntropy
+from fastnn.losses import CrossEntropy, Loss
 
 
 class BatchSteps:
     """The batch-level machinery of ``Sequential`` (see the module docstring);
     it reads the model's attributes (``_backend``, ``_stages``,
     ``_stack_params``, ``params``, ``grads``, ``loss``, ``optimizer``...)."""
+
+    # what the checks below read of the model (set by Sequential.__init__)
+    loss: Loss | None
+    in_features: int
+    out_features: int
+    dtype: np.dtype[Any]
 
     # The input of a step is passed as ``x`` (the first stage only reads it);
     # ``bufs.acts[0]`` is merely where fit gathers a batch and where a device
@@ -120,6 +128,31 @@ class BatchSteps:
         refused = self.optimizer.step(ops, self.params, self.grads, epoch, guard=True)
         if refused:
             raise diverged("update", loss, epoch, step, history)
+
+    def _check_xy(
+        self, x: Any, y: Any, name_x: str = "x", name_y: str = "y"
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        x = self._check_x(x, name_x)
+        loss = cast(Loss, self.loss)  # callers have compiled (or set) the loss
+        if loss.target_kind == "labels":
+            y = _inputs.labels(y, x.shape[0], self.out_features, name_y)
+        else:
+            y = _inputs.targets(
+                y,
+                x.shape[0],
+                self.out_features,
+                self.dtype,
+                name_y,
+                loss.target_range,
+            )
+        return x, y
+
+    def _check_x(self, x: Any, name: str = "x") -> npt.NDArray[Any]:
+        """Checked features, kept in their own real dtype (uint8 images stay
+        uint8): each batch is converted, and scaled, as it is read."""
+        return _inputs.features(
+            x, self.in_features, self.dtype, name, scale=self._input_multiplier
+        )
 
     def _check_weights(self, sample_weight, class_weight, y):
         """Per-sample loss weights (model dtype) from fit's ``sample_weight``

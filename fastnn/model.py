@@ -16,10 +16,9 @@ like the original.
 from __future__ import annotations
 
 import copy
-import os
 import threading
 import weakref
-from typing import IO, TYPE_CHECKING, Any, Iterable, cast
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +28,7 @@ from fastnn import losses as losses_module
 from fastnn import optimizers as optimizers_module
 from fastnn._backend import get_backend
 from fastnn._divergence import DivergenceError, diverged  # noqa: F401 - re-exported
+from fastnn._model_io import ModelDescription
 from fastnn._model_params import FlatParameters
 from fastnn._model_steps import BatchSteps
 from fastnn._workspace import TrainingGuard, WorkspacePool
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 METRICS = ("accuracy",)
 
 
-class Sequential(FlatParameters, BatchSteps):
+class Sequential(FlatParameters, BatchSteps, ModelDescription):
     """A feed-forward network: layers applied in order.
 
     ``Sequential([Dense(784, 512, activation="relu"), Dense(512, 10)])``.
@@ -167,18 +167,6 @@ class Sequential(FlatParameters, BatchSteps):
         self._infer_pool.clear()
 
     # ----------------------------------------------------------- parameters
-    @property
-    def built(self) -> bool:
-        """Whether the parameters exist (``build``, a seed, or first use)."""
-        return self.params is not None
-
-    @property
-    def n_params(self) -> int:
-        """The number of parameters (weights and biases) of the network."""
-        return sum(
-            int(np.prod(s)) for _, shapes, _ in self._param_layout() for s in shapes
-        )
-
     def build(self, seed: int | None = None) -> Sequential:
         """Initialise the parameters (again, when built already).
 
@@ -202,102 +190,6 @@ class Sequential(FlatParameters, BatchSteps):
                 offset += array.size
         self._set_flat(host)
         return self
-
-    def _ensure_built(self, seed=None):
-        if self.params is None:
-            with self._build_lock:  # two first predicts must not both build
-                if self.params is None:
-                    self.build(seed)
-
-    def to(self, device: str) -> Sequential:
-        """Move parameters and optimizer state to ``device``.
-
-        Parameters
-        ----------
-        device : {"cpu", "cuda"}
-            The target device.
-
-        Returns
-        -------
-        Sequential
-            The model itself.
-        """
-        if device == self.device:
-            return self
-        self._training.refuse_if_training_elsewhere("to")
-        backend = get_backend(device)
-        weights = self.get_weights() if self.built else None
-        state = (
-            {
-                k: np.array(self._backend.to_host(v))
-                for k, v in self.optimizer.state.items()
-            }
-            if self.optimizer is not None
-            else {}
-        )
-        self._backend, self.device = backend, device
-        self._reset_workspaces()
-        if self.optimizer is not None:
-            self.optimizer.state = {}
-        if weights is not None:
-            self._set_flat(weights)
-            if self.optimizer is not None:  # ``state`` is empty otherwise
-                for name, host in state.items():
-                    backend.copy_into(self.optimizer.state[name], host)
-        return self
-
-    def get_weights(self) -> npt.NDArray[Any]:
-        """A host copy of the flat parameter vector.
-
-        Returns
-        -------
-        numpy.ndarray (P,)
-            All parameters in storage order (layer by layer, ``W`` then
-            ``b``), of the model's dtype. Builds the model if needed.
-        """
-        self._ensure_built()
-        return np.array(self._backend.to_host(self.params), copy=True)
-
-    def set_weights(self, flat: npt.ArrayLike) -> None:
-        """Load a flat parameter vector.
-
-        Parameters
-        ----------
-        flat : array_like (P,)
-            Values as returned by ``get_weights`` (any shape with P elements),
-            converted to the model's dtype.
-
-        Raises
-        ------
-        ValueError
-            When it does not hold ``n_params`` values.
-        """
-        self._training.refuse_if_training_elsewhere("set_weights")
-        flat = np.asarray(flat, self.dtype).reshape(-1)
-        if flat.size != self.n_params:
-            raise ValueError(
-                f"weights: expected {self.n_params} values, got {flat.size}"
-            )
-        self._ensure_built()
-        self._backend.copy_into(self.params, flat)
-
-    def parameters(self) -> dict[str, npt.NDArray[Any]]:
-        """Host copies of the parameter arrays, by name.
-
-        Returns
-        -------
-        dict of str to numpy.ndarray
-            ``{"layers.<i>.<name>": array}``, e.g. ``layers.0.W`` (I, O)
-            and ``layers.0.b`` (O,).
-        """
-        self._ensure_built()
-        out = {}
-        for i, layer in enumerate(self.layers):
-            for name in layer.param_names:
-                out[f"layers.{i}.{name}"] = np.array(
-                    self._backend.to_host(getattr(layer, name))
-                )
-        return out
 
     # -------------------------------------------------------------- compile
     def compile(
@@ -363,32 +255,6 @@ class Sequential(FlatParameters, BatchSteps):
             raise RuntimeError(
                 "the model is not compiled: call model.compile(optimizer=..., loss=...) first"
             )
-
-    # ----------------------------------------------------------------- data
-    def _check_xy(
-        self, x: Any, y: Any, name_x: str = "x", name_y: str = "y"
-    ) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-        x = self._check_x(x, name_x)
-        loss = cast(Loss, self.loss)  # callers have compiled (or set) the loss
-        if loss.target_kind == "labels":
-            y = _inputs.labels(y, x.shape[0], self.out_features, name_y)
-        else:
-            y = _inputs.targets(
-                y,
-                x.shape[0],
-                self.out_features,
-                self.dtype,
-                name_y,
-                loss.target_range,
-            )
-        return x, y
-
-    def _check_x(self, x: Any, name: str = "x") -> npt.NDArray[Any]:
-        """Checked features, kept in their own real dtype (uint8 images stay
-        uint8): each batch is converted, and scaled, as it is read."""
-        return _inputs.features(
-            x, self.in_features, self.dtype, name, scale=self._input_multiplier
-        )
 
     # ---------------------------------------------------------------- steps
     def train_on_batch(
@@ -634,42 +500,6 @@ class Sequential(FlatParameters, BatchSteps):
         return result
 
     # ------------------------------------------------------------- display
-    def summary(self) -> None:
-        """Print the layer table: output shapes and parameter counts
-        (``summary_text``)."""
-        print(self.summary_text())
-
-    def summary_text(self) -> str:
-        """The layer table that ``summary`` prints.
-
-        Returns
-        -------
-        str
-            One line per layer (name, output shape, parameter count), then
-            the total.
-        """
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        width = self.in_features
-        for i, (layer, shapes, _) in enumerate(self._param_layout()):
-            width = layer.output_features(width)
-            count = sum(int(np.prod(s)) for s in shapes)
-            rows.append(
-                (
-                    f"{type(layer).__name__.lower()}_{i} ({type(layer).__name__})",
-                    f"(None, {width})",
-                    f"{count:,}",
-                )
-            )
-        widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
-        line = "=" * sum(widths)
-        out = [f"Model: Sequential ({self.dtype}, {self.device})", line]
-        for j, row in enumerate(rows):
-            out.append("".join(cell.ljust(w) for cell, w in zip(row, widths)))
-            if j == 0:
-                out.append(line)
-        out += [line, f"Total params: {self.n_params:,}"]
-        return "\n".join(out)
-
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return (
@@ -677,61 +507,6 @@ class Sequential(FlatParameters, BatchSteps):
         )
 
     # --------------------------------------------------------- persistence
-    def save(self, path: str | os.PathLike[str] | IO[bytes]) -> None:
-        """Write weights, optimizer state and config to one .safetensors file,
-        atomically (see ``fastnn.persistence``).
-
-        Parameters
-        ----------
-        path : str, os.PathLike or binary file object
-            A path (replaced atomically) or a file object opened for writing
-            in binary mode (written from its current position, left open).
-
-        Raises
-        ------
-        TypeError
-            For bytes, a text-mode file object or another type.
-        ValueError
-            When the path is a directory, link or other non-regular file.
-        """
-        from fastnn.persistence import save_model
-
-        save_model(self, path)
-
-    def to_onnx(self, path: str | os.PathLike[str]) -> None:
-        """Write the trained network as an ONNX graph (opset 17) for inference
-        runtimes; needs the ``onnx`` package (see ``fastnn._onnx``).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Where to write the ``.onnx`` file (atomically).
-        """
-        from fastnn import _onnx
-
-        _onnx.save(self, path)
-
-    def get_config(self) -> dict[str, Any]:
-        """The architecture: what ``from_config`` rebuilds the model from.
-
-        Returns
-        -------
-        dict
-            ``{"layers": [{"class": ..., "config": ...}, ...], "dtype": ...}``
-            and ``"input_scale"`` when set; JSON-serialisable. Weights,
-            loss and optimizer are not included.
-        """
-        config: dict[str, Any] = {
-            "layers": [
-                {"class": type(layer).__name__, "config": layer.get_config()}
-                for layer in self.layers
-            ],
-            "dtype": str(self.dtype),
-        }
-        if self.input_scale is not None:
-            config["input_scale"] = self.input_scale
-        return config
-
     @classmethod
     def from_config(cls, config: dict[str, Any], device: str = "cpu") -> Sequential:
         """A new, untrained model with the architecture of ``get_config()``'s

@@ -90,6 +90,21 @@ def test_compare_script_quick_cases(tmp_path, capsys):
     assert "case 3" in text and "fastnn/numpy" in text
 
 
+def test_dropout_fit_contenders_train_with_dropout():
+    """Case 9's epochs: fastnn's and PyTorch's networks carry the Dropout
+    (NumPy's loop has none and is left out)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    compare = importlib.import_module("compare")
+    contenders = compare.fit_epoch_contenders((6, 8, 8, 3), 4, 3, dropout=0.2)
+    assert "numpy" not in contenders and "fastnn" in contenders
+    for epoch in contenders.values():
+        epoch()
+    model = compare.make_fastnn((6, 8, 8, 3), dropout=0.2)
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Dense", "Dropout", "Dense", "Dropout", "Dense"
+    ]  # fmt: skip
+
+
 def test_flop_count_skips_first_layer_input_gradient():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     compare = importlib.import_module("compare")
