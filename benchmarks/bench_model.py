@@ -47,7 +47,8 @@ class FitStep:
 
 class FitStepDropout(FitStep):
     """``FitStep`` with Dropout(0.2) after each hidden layer (its noise drawn
-    on the host, the steps in the compiled loop)."""
+    on the host, the steps in the compiled loop). Its own setup: changing
+    FitStep's would change that benchmark's asv version and cut its history."""
 
     def setup(self, config):
         sizes, batch = MODEL_CONFIGS[config]

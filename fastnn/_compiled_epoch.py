@@ -24,8 +24,9 @@ _KINDS = {
     BinaryCrossEntropy: epoch_kernels.BINARY_CROSS_ENTROPY,
 }
 
-#: Dropout noise drawn for one compiled call, at most (values): a run of
-#: many steps draws it piece by piece rather than holding it all.
+#: Dropout noise values drawn for one compiled call: a run of many steps
+#: draws its noise in pieces of this many values (or one step's, when a
+#: step needs more) rather than holding it all.
 NOISE_VALUES = 2**21
 
 
@@ -36,12 +37,10 @@ class CompiledSteps:
     the optimizer's step count follows. ``noise_rng``: the epoch's dropout
     noise generator, drawn from as the step-by-step path draws."""
 
-    def __init__(
-        self, model, x, y, order, batch, epoch, track, weights=None, noise_rng=None
-    ):
+    def __init__(self, model, x, y, order, batch, epoch, track, weights, noise_rng):
         self.model = model
         n = len(order)
-        self.batch, self.rows = batch, n
+        self.batch, self.n = batch, n
         self.steps = -(-n // batch)
         self.row_weights, self.counts = _batch_weights(model, order, batch, weights)
         tuples, stages = _network(model)
@@ -76,10 +75,10 @@ class CompiledSteps:
         per_row = self.stages[-1]  # 0: no Dropout, nothing to draw
         piece = NOISE_VALUES // (self.batch * per_row) if per_row else stop - start
         piece = max(1, piece)
-        correct = 0
+        done, correct, status, loss = start, 0, 0, 0.0
         for lo in range(start, stop, piece):
             hi = min(stop, lo + piece)
-            rows = min(hi * self.batch, self.rows) - lo * self.batch
+            rows = min(hi * self.batch, self.n) - lo * self.batch
             noise = np.empty(rows * per_row, self.model.dtype)
             self.noise_rng.random(out=noise, dtype=noise.dtype)
             stages = self.stages[:-1] + (noise, per_row, lo)
@@ -164,7 +163,8 @@ def _batch_weights(model, order, batch, weights):
     sum, computed exactly as ``Sequential._set_batch_weights`` computes them
     one batch at a time (sum in float64, the scale rounded to the model's
     dtype before it multiplies); the shorter last batch's row weights fill
-    the first entries of its row. Without weights: (None, rows)."""
+    the first entries of its row. Without weights: (None, each batch's
+    row count)."""
     n = len(order)
     full, steps = n // batch, -(-n // batch)
     counts = np.full(steps, float(batch))

@@ -203,9 +203,9 @@ def _program(model, x_dev, y_dev, n, batch, track):
 class GraphSteps:
     """One epoch's runner with ``_compiled_epoch.CompiledSteps``'s interface:
     ``run(k, stop, loss_sum)`` trains full batches k..stop-1 (``steps``
-    of them) and returns
-    (done, loss_sum, correct, status, loss); the optimizer's step count
-    follows, as on the per-step path (a refused update counts its step)."""
+    of them) and returns (done, loss_sum, correct, status, loss); the
+    optimizer's step count follows, as on the per-step path (a refused
+    update counts its step)."""
 
     def __init__(self, model, x_dev, y_dev, order, batch, epoch, track):
         self.model, self.batch = model, batch

@@ -102,7 +102,7 @@ class ModelDescription:
         """
         from fastnn import _onnx
 
-        _onnx.save(self, path)
+        _onnx.save(cast("Sequential", self), path)
 
     def get_config(self) -> dict[str, Any]:
         """The architecture: what ``from_config`` rebuilds the model from.

@@ -1,8 +1,8 @@
 """Where a ``Sequential``'s parameters live: one flat vector (and one for
 the gradients) with per-layer views bound into the layers, the public ways
 to read, write and move them (``get_weights``, ``set_weights``,
-``parameters``, ``to``),
-and the tuples the one-call kernels of a plain dense stack take.
+``parameters``, ``to``), and the tuples the kernels of dense layers take
+(one call for a plain dense stack; fit's compiled loop).
 ``Sequential`` inherits these as a mixin (``FlatParameters``)."""
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 class FlatParameters:
     """The flat-buffer storage of ``Sequential`` (see the module docstring);
     it reads the model's ``layers``, ``_stages``, ``_backend``, ``dtype``,
-    ``in_features`` and ``optimizer``."""
+    ``device``, ``in_features``, ``params``, ``optimizer``, its training
+    guard and build lock, and calls its ``build`` and
+    ``_reset_workspaces``."""
 
     # what the methods below read of the model (set by Sequential.__init__)
     layers: list[Layer]

@@ -258,7 +258,7 @@ def _train_epoch(
     track_accuracy = "accuracy" in model.metrics
     bar = progress_bar(steps, epoch, last_epoch, show_bar)
     start = time.perf_counter()
-    full = n // batch  # full batches (the GPU's graphs run these only)
+    full = n // batch  # >= 1 (batch <= n); the GPU's graphs run these only
     compiled = None
     if _compiled_epoch.plan(model, weights) and full:
         compiled = _compiled_epoch.CompiledSteps(

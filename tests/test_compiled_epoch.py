@@ -227,6 +227,32 @@ def test_dropout_noise_drawn_in_pieces_is_the_same_noise(rng, monkeypatch):
     assert_same(fast, slow, h_fast, h_slow)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_odd_noise_blocks_draw_the_same_stream(rng, monkeypatch, dtype):
+    """Batches whose noise is an odd number of values (5 rows x 7 units):
+    float32 noise takes 32-bit halves of the generator's 64-bit outputs, and
+    a draw that ends on a half must leave the rest to the next draw, in
+    pieces as in one go."""
+
+    def make():
+        model = fnn.Sequential(
+            [fnn.Dense(10, 7, activation="relu"), fnn.Dropout(0.3), fnn.Dense(7, 3)],
+            dtype=dtype,
+            seed=0,
+        )
+        return model.compile(OPTIMIZERS["adam"](), "cross_entropy", ["accuracy"])
+
+    x = rng.standard_normal((58, 10)).astype(dtype)  # 11 batches of 5, then 3
+    y = rng.integers(0, 3, 58)
+    monkeypatch.setattr(_compiled_epoch, "NOISE_VALUES", 3 * 5 * 7 - 1)  # 2 steps
+    fast, slow, h_fast, h_slow = both_paths(
+        monkeypatch,
+        make,
+        lambda m: m.fit(x, y, epochs=2, batch_size=5, seed=4, verbose=0),
+    )
+    assert_same(fast, slow, h_fast, h_slow)
+
+
 def test_a_zero_dropout_rate_trains_as_no_dropout(rng):
     """Dropout(0) keeps every unit unscaled: the compiled run of a network
     with it equals the same network without it (another check that the

@@ -17,8 +17,9 @@ the step-by-step path's order. The short last batch of an epoch runs in the
 same call on the same buffers cut to its rows.
 
 Each returns ``(done, loss_sum, correct, status, loss)``: ``done`` is the
-first step not completed, ``loss_sum`` the running sum of loss x batch
-(continued from the caller's, in the caller's order), ``status`` 0 when all
+first step not completed, ``loss_sum`` the running sum of each batch's loss
+times ``counts[k]`` (its rows, or its sum of sample weights; continued from
+the caller's, in the caller's order), ``status`` 0 when all
 steps ran, 1 when step ``done``'s loss was ``loss``, non-finite (nothing
 updated), 2 when its update was refused by the guard.
 """
@@ -106,7 +107,10 @@ def staged_loss_step(x, labels, targets, stack, stages, noise, kind, row_weights
     (DENSE_STAGE, DROPOUT_STAGE), its dense layer's index into the weight
     tuples, its dropout rate and the offset of its noise within a row of
     the batch's noise; ``noise``: the batch's uniform noise, stage after
-    stage, each a C-ordered (rows, width) block. The first stage is dense."""
+    stage, each a C-ordered (rows, width) block. The first stage is dense.
+    A loss that is not finite is returned before the backward pass (the
+    step path back-propagates it first: its gradient buffers differ then,
+    never its weights or optimizer state)."""
     weights, biases, outs, douts, dweights, dbiases, codes, slopes = stack
     kinds, layer, rates, offsets = stages
     n = len(outs)
@@ -213,9 +217,8 @@ def sgd_steps(
 ):  # fmt: skip
     """Steps ``start``..``stop - 1`` with SGD (the loss ``kind``, targets
     ``y``, ``batches`` and ``stages`` as in ``_batch_gradients``); ``step``
-    the optimizer's count
-    before them, ``sgd`` its scalars (lr, momentum, 1 - dampening,
-    weight_decay, nesterov, tiny, largest). ``row_weights`` as in
+    the optimizer's count before them, ``sgd`` its scalars (lr, momentum,
+    1 - dampening, weight_decay, nesterov, tiny, largest). ``row_weights`` as in
     ``_batch_gradients``; ``counts[k]``: what batch k's loss counts for in
     ``loss_sum`` (its rows, or its sum of sample weights)."""
     lr, momentum, damp_keep, weight_decay, nesterov, tiny, largest = sgd
