@@ -44,6 +44,26 @@ def both_paths(monkeypatch, make, fit):
     return fast, slow, h_fast, h_slow
 
 
+def weighted_fits(monkeypatch, make, x, y, weights):
+    """``both_paths`` for three epochs of batch 8 with ``weights``, checking
+    that the compiled loop ran."""
+    runs, run = [], _compiled_epoch.CompiledSteps.run
+    monkeypatch.setattr(
+        _compiled_epoch.CompiledSteps,
+        "run",
+        lambda self, *args: runs.append(args) or run(self, *args),
+    )
+    result = both_paths(
+        monkeypatch,
+        make,
+        lambda m: m.fit(
+            x, y, epochs=3, batch_size=8, seed=5, verbose=0, sample_weight=weights
+        ),
+    )
+    assert runs  # the compiled loop ran
+    return result
+
+
 def assert_same(fast, slow, h_fast, h_slow):
     assert h_fast["loss"] == h_slow["loss"]
     assert h_fast.history.get("accuracy") == h_slow.history.get("accuracy")
@@ -195,20 +215,9 @@ def test_dropout_networks_match_the_step_path(
     x = rng.standard_normal((n, 10)).astype(dtype)
     y = targets_for(loss, rng, n, dtype)
     weights = rng.random(n) if weighted else None
-    runs, run = [], _compiled_epoch.CompiledSteps.run
-    monkeypatch.setattr(
-        _compiled_epoch.CompiledSteps,
-        "run",
-        lambda self, *args: runs.append(args) or run(self, *args),
+    fast, slow, h_fast, h_slow = weighted_fits(
+        monkeypatch, lambda: dropout_net(optimizer, loss, dtype), x, y, weights
     )
-    fast, slow, h_fast, h_slow = both_paths(
-        monkeypatch,
-        lambda: dropout_net(optimizer, loss, dtype),
-        lambda m: m.fit(
-            x, y, epochs=3, batch_size=8, seed=5, verbose=0, sample_weight=weights
-        ),
-    )
-    assert runs  # the compiled loop ran
     assert_same(fast, slow, h_fast, h_slow)
 
 
@@ -331,20 +340,9 @@ def test_mse_and_binary_cross_entropy_runs_match_the_step_path(
     else:
         y = (rng.random((n, 3)) < 0.4).astype(dtype)
     weights = rng.uniform(0.0, 2.0, n) if weighted else None
-    runs, run = [], _compiled_epoch.CompiledSteps.run
-    monkeypatch.setattr(
-        _compiled_epoch.CompiledSteps,
-        "run",
-        lambda self, *args: runs.append(args) or run(self, *args),
+    fast, slow, h_fast, h_slow = weighted_fits(
+        monkeypatch, lambda: values_net(optimizer, loss, dtype), x, y, weights
     )
-    fast, slow, h_fast, h_slow = both_paths(
-        monkeypatch,
-        lambda: values_net(optimizer, loss, dtype),
-        lambda m: m.fit(
-            x, y, epochs=3, batch_size=8, seed=5, verbose=0, sample_weight=weights
-        ),
-    )
-    assert runs  # the compiled loop ran
     assert h_fast["loss"] == h_slow["loss"]
     if loss == "binary_cross_entropy":
         assert h_fast["accuracy"] == h_slow["accuracy"]
