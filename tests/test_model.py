@@ -118,8 +118,15 @@ def test_dropout_is_identity_at_inference_and_random_in_training(rng):
     y = rng.integers(0, 2, 50)
     history = model.fit(x, y, epochs=2, batch_size=10, seed=0, verbose=0)
     assert np.isfinite(history["loss"]).all()
-    noise = model._train_ws.rows(10).noise[1]
-    assert 0 < np.mean(noise >= 0.5) < 1  # a real mask was drawn
+    # the last training batch's activations before and after the Dropout:
+    # about half the positive units zeroed, the others doubled
+    bufs = model._train_ws.rows(10)
+    before, after = bufs.acts[1], bufs.acts[2]
+    alive = before > 0
+    kept = after[alive] != 0
+    assert 0 < np.mean(kept) < 1  # a real mask was drawn
+    np.testing.assert_array_equal(after[alive][kept], before[alive][kept] * 2)
+    assert np.all(after[~alive] == 0)
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh", None])
