@@ -29,121 +29,51 @@ import sys
 import time
 
 try:  # run as a script from benchmarks/
-    from compare_contenders import (
-        FLOOR,
-        dense_layer_contenders,
-        fit_epoch_contenders,
-        inference_contenders,
-        products_only,
-        train_step_contenders,
-    )
-    from compare_mnist import (
-        FASTNN_ROWS,
-        cosine_lr,
-        mnist_case,
-        mnist_worker,
-        peak_rss_megabytes,
-        plain_mnist,
-        run_mnist_case,
-    )
-    from compare_models import (
-        BIG,
-        SMALL,
-        THREADS,
-        NumpyMLP,
-        he_weights,
-        make_fastnn,
-        make_torch,
-        torch_available,
-        train_flops,
-    )
-    from compare_report import (
-        fmt_time,
-        markdown_table,
-        print_case,
-        versions,
-    )
-    from compare_timing import (
-        first_call_after_idle,
-        interleaved,
-        matmul_peak_gflops,
-    )
+    import compare_contenders
+    import compare_mnist
+    import compare_models
+    import compare_report
+    import compare_timing
 except ImportError:  # imported as benchmarks.compare: asv imports every module
-    from .compare_contenders import (
-        FLOOR,
-        dense_layer_contenders,
-        fit_epoch_contenders,
-        inference_contenders,
-        products_only,
-        train_step_contenders,
-    )
-    from .compare_mnist import (
-        FASTNN_ROWS,
-        cosine_lr,
-        mnist_case,
-        mnist_worker,
-        peak_rss_megabytes,
-        plain_mnist,
-        run_mnist_case,
-    )
-    from .compare_models import (
-        BIG,
-        SMALL,
-        THREADS,
-        NumpyMLP,
-        he_weights,
-        make_fastnn,
-        make_torch,
-        torch_available,
-        train_flops,
-    )
-    from .compare_report import (
-        fmt_time,
-        markdown_table,
-        print_case,
-        versions,
-    )
-    from .compare_timing import (
-        first_call_after_idle,
-        interleaved,
-        matmul_peak_gflops,
+    from . import (
+        compare_contenders,
+        compare_mnist,
+        compare_models,
+        compare_report,
+        compare_timing,
     )
 
-# the names other scripts and the tests use, as before the split
-__all__ = [
-    "BIG",
-    "cosine_lr",
-    "dense_layer_contenders",
-    "FASTNN_ROWS",
-    "first_call_after_idle",
-    "fit_epoch_contenders",
-    "FLOOR",
-    "fmt_time",
-    "he_weights",
-    "inference_contenders",
-    "interleaved",
-    "main",
-    "make_fastnn",
-    "make_torch",
-    "markdown_table",
-    "matmul_peak_gflops",
-    "mnist_case",
-    "mnist_worker",
-    "NumpyMLP",
-    "peak_rss_megabytes",
-    "plain_mnist",
-    "print_case",
-    "products_only",
-    "run_mnist_case",
-    "scaling_case",
-    "SMALL",
-    "startup_times",
-    "THREADS",
-    "torch_available",
-    "train_flops",
-    "train_step_contenders",
-    "versions",
-]
+# the parts' names this script and other scripts and the tests use, as
+# before the split (compare.BIG, compare.make_torch, ...)
+FLOOR = compare_contenders.FLOOR
+dense_layer_contenders = compare_contenders.dense_layer_contenders
+fit_epoch_contenders = compare_contenders.fit_epoch_contenders
+inference_contenders = compare_contenders.inference_contenders
+products_only = compare_contenders.products_only
+train_step_contenders = compare_contenders.train_step_contenders
+FASTNN_ROWS = compare_mnist.FASTNN_ROWS
+cosine_lr = compare_mnist.cosine_lr
+mnist_case = compare_mnist.mnist_case
+mnist_worker = compare_mnist.mnist_worker
+peak_rss_megabytes = compare_mnist.peak_rss_megabytes
+plain_mnist = compare_mnist.plain_mnist
+run_mnist_case = compare_mnist.run_mnist_case
+BIG = compare_models.BIG
+SMALL = compare_models.SMALL
+THREADS = compare_models.THREADS
+NumpyMLP = compare_models.NumpyMLP
+he_weights = compare_models.he_weights
+make_fastnn = compare_models.make_fastnn
+make_torch = compare_models.make_torch
+torch_available = compare_models.torch_available
+train_flops = compare_models.train_flops
+fmt_time = compare_report.fmt_time
+markdown_table = compare_report.markdown_table
+print_case = compare_report.print_case
+versions = compare_report.versions
+first_call_after_idle = compare_timing.first_call_after_idle
+interleaved = compare_timing.interleaved
+matmul_peak_gflops = compare_timing.matmul_peak_gflops
 
 
 def startup_times():

@@ -68,6 +68,18 @@ def _reference_bce(layout, flat, X, y, hidden, weights):
     return np.average(terms, weights=weights)
 
 
+def _assert_fused_equals_separate(network, flat, X, Y, weights, expected):
+    """The fused backprop's loss, weight sum and gradient equal the separate
+    kernels', and its loss the float64 reference ``expected``."""
+    separate, fused = np.empty_like(flat), np.empty_like(flat)
+    loss, w_sum = network.backprop(flat, separate, X, Y, weights)
+    fused_loss, fused_w_sum = network.backprop(flat, fused, X, Y, weights, fused=True)
+    assert fused_w_sum == pytest.approx(w_sum, rel=1e-15)
+    assert fused_loss == pytest.approx(loss, rel=1e-13)
+    assert fused_loss == pytest.approx(expected, rel=1e-13)
+    np.testing.assert_allclose(fused, separate, rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("hidden", ["identity", "logistic", "tanh", "relu"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_fused_binary_backprop_equals_separate_kernels_and_reference(hidden, weighted):
@@ -76,14 +88,8 @@ def test_fused_binary_backprop_equals_separate_kernels_and_reference(hidden, wei
     X = rng.normal(size=(11, 6))
     Y = rng.integers(0, 2, (11, 1)).astype(float)
     weights = rng.uniform(0.1, 2.0, 11) if weighted else None
-    separate, fused = np.empty_like(flat), np.empty_like(flat)
-    loss, w_sum = network.backprop(flat, separate, X, Y, weights)
-    fused_loss, fused_w_sum = network.backprop(flat, fused, X, Y, weights, fused=True)
-    assert fused_w_sum == pytest.approx(w_sum, rel=1e-15)
-    assert fused_loss == pytest.approx(loss, rel=1e-13)
     expected = _reference_bce(layout, flat, X, Y, hidden, weights)
-    assert fused_loss == pytest.approx(expected, rel=1e-13)
-    np.testing.assert_allclose(fused, separate, rtol=1e-12, atol=1e-15)
+    _assert_fused_equals_separate(network, flat, X, Y, weights, expected)
 
 
 @pytest.mark.parametrize("hidden", ["logistic", "tanh"])
@@ -150,14 +156,8 @@ def test_fused_squared_error_equals_separate_kernels_and_reference(
     X = rng.normal(size=(12, 5))
     Y = rng.normal(size=(12, outputs))
     weights = rng.uniform(0.1, 2.0, 12) if weighted else None
-    separate, fused = np.empty_like(flat), np.empty_like(flat)
-    loss, w_sum = network.backprop(flat, separate, X, Y, weights)
-    fused_loss, fused_w_sum = network.backprop(flat, fused, X, Y, weights, fused=True)
-    assert fused_w_sum == pytest.approx(w_sum, rel=1e-15)
-    assert fused_loss == pytest.approx(loss, rel=1e-13)
     expected = _reference_squared_error(layout, flat, X, Y, hidden, weights)
-    assert fused_loss == pytest.approx(expected, rel=1e-13)
-    np.testing.assert_allclose(fused, separate, rtol=1e-12, atol=1e-15)
+    _assert_fused_equals_separate(network, flat, X, Y, weights, expected)
 
 
 def test_fused_squared_error_gradient_is_scikit_learns():
