@@ -258,14 +258,13 @@ def _train_epoch(
     track_accuracy = "accuracy" in model.metrics
     bar = progress_bar(steps, epoch, last_epoch, show_bar)
     start = time.perf_counter()
-    full = n // batch  # >= 1 (batch <= n); the GPU's graphs run these only
     compiled = None
-    if _compiled_epoch.plan(model, weights) and full:
+    if _compiled_epoch.plan(model, weights):
         compiled = _compiled_epoch.CompiledSteps(
             model, x_dev, y_dev, order, batch, epoch, track_accuracy, weights,
             noise_rng,
         )  # fmt: skip
-    elif be.name == "cuda" and full:
+    elif be.name == "cuda":
         from fastnn import _cuda_graphs  # imports the CUDA kernels
 
         if _cuda_graphs.plan(model, weights):
