@@ -4,9 +4,9 @@ batch weights and dropout noise, the checks of input arrays, the training
 workspace, and the loops of ``evaluate``/``predict`` over batches.
 
 ``Sequential`` inherits these as a mixin (``BatchSteps``) so that model.py
-keeps to the public training API; ``fit`` (``fastnn.training``), the compiled epochs and
-data-parallel training call the same methods, so every path shares one
-implementation of a step.
+keeps to the public training API; ``fit`` (``fastnn.training``), the
+compiled epochs and data-parallel training call the same methods, so every
+path shares one implementation of a step.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@
 small network (32-64-64-10 at batch 32, a ~25 us step) the per-step Python
 work (gather calls, optimizer scalars, progress) costs as much again. These
 loops run a run of mini-batches, each step made of the very kernels the
-step-by-step path calls (``gather_rows``; ``dense_stack_cross_entropy_step``,
-or for MSE and binary cross-entropy ``dense_stack_forward``, the loss kernel
-and the layers' backward; ``count_correct``/``count_correct_binary``;
+step-by-step path calls (``gather_rows``; ``dense_stack_forward``, the loss
+kernel and the layers' backward, which for cross-entropy make up
+``dense_stack_cross_entropy_step``; ``count_correct``/``count_correct_binary``;
 ``_sgd_update``/``_adam_update`` with the divergence guard), in the same
 order, so the results are bit for bit the same.
 
@@ -31,7 +31,6 @@ from .dense import (
     _dense_backward,
     _dense_forward,
     _dense_stack_backward,
-    dense_stack_cross_entropy_step,
     dense_stack_forward,
 )
 from .dropout import _dropout
@@ -68,11 +67,14 @@ def _output_loss(out, labels, targets, dout, row_weights, kind):
 
 
 @cpu_jit
-def _values_step(x, labels, targets, stack, row_weights, kind):
-    """Forward, a loss on real targets (``kind``: MSE, binary cross-entropy
-    on logits, scikit-learn's half squared error) and backward of a plain
-    dense stack, with the kernels the step-by-step path calls one after
-    another; the loss (nothing back-propagated when it is not finite)."""
+def stack_loss_step(x, labels, targets, stack, kind, row_weights):
+    """Forward, loss ``kind`` and backward of a plain dense stack on one
+    batch (``stack``: weights, biases, outs, douts, dweights, dbiases,
+    codes, slopes), with the kernels the step-by-step path calls one after
+    another (for cross-entropy, ``dense_stack_cross_entropy_step``'s); its
+    loss, nothing back-propagated when it is not finite. Cross-entropy reads
+    ``labels`` (B,), the other losses ``targets`` (B, O); ``row_weights``:
+    rescaled to mean 1, or None."""
     weights, biases, outs, douts, dweights, dbiases, codes, slopes = stack
     n = len(weights)
     dense_stack_forward(x, weights, biases, outs, codes, slopes)
@@ -80,21 +82,6 @@ def _values_step(x, labels, targets, stack, row_weights, kind):
     if math.isfinite(loss):
         _dense_stack_backward(x, weights, outs, douts, dweights, dbiases, codes, slopes)
     return loss
-
-
-@cpu_jit
-def stack_loss_step(x, labels, targets, stack, kind, row_weights):
-    """Forward, loss ``kind`` and backward of a plain dense stack on one
-    batch (``stack``: weights, biases, outs, douts, dweights, dbiases,
-    codes, slopes); its loss. Cross-entropy reads ``labels`` (B,), the other
-    losses ``targets`` (B, O); ``row_weights``: rescaled to mean 1, or None."""
-    weights, biases, outs, douts, dweights, dbiases, codes, slopes = stack
-    if kind == CROSS_ENTROPY:
-        return dense_stack_cross_entropy_step(
-            x, labels, weights, biases, outs, douts, dweights, dbiases, codes,
-            slopes, row_weights,
-        )  # fmt: skip
-    return _values_step(x, labels, targets, stack, row_weights, kind)
 
 
 @cpu_jit
