@@ -50,6 +50,18 @@ _BLOCK = 128
 
 
 @cpu_jit
+def _gradient(dw, w, i, l2):
+    """dw[i] with the L2 term ``l2 * w[i]`` added and stored back (as
+    NumPy's separate pass leaves the gradient), or dw[i] as it is when
+    ``l2`` is None (decided at compile time)."""
+    g = dw[i]
+    if l2 is not None:
+        g = g + l2 * w[i]
+        dw[i] = g
+    return g
+
+
+@cpu_jit
 def _update(params, grad, state1, state2, lo, end, l2, op, s):
     """Add the L2 term to grad[lo:end] (when ``l2`` is not None) and update
     params[lo:end] with the scalars ``s`` (six, zero-padded): SGD/NESTEROV
@@ -67,32 +79,23 @@ def _update(params, grad, state1, state2, lo, end, l2, op, s):
     if op == L2_ONLY:
         if l2 is not None:
             for i in range(w.size):
-                dw[i] = dw[i] + l2 * w[i]
+                _gradient(dw, w, i, l2)
     elif op == SGD:
         for i in range(w.size):
-            g = dw[i]
-            if l2 is not None:
-                g = g + l2 * w[i]
-                dw[i] = g
+            g = _gradient(dw, w, i, l2)
             # v *= momentum; v -= lr * g; w += v
             vel = a[i] * s[1] - s[0] * g
             a[i] = vel
             w[i] = w[i] + vel
     elif op == NESTEROV:
         for i in range(w.size):
-            g = dw[i]
-            if l2 is not None:
-                g = g + l2 * w[i]
-                dw[i] = g
+            g = _gradient(dw, w, i, l2)
             vel = a[i] * s[1] - s[0] * g
             a[i] = vel
             w[i] = w[i] + (s[1] * vel - s[0] * g)
     elif op == ADAM:
         for i in range(w.size):
-            g = dw[i]
-            if l2 is not None:
-                g = g + l2 * w[i]
-                dw[i] = g
+            g = _gradient(dw, w, i, l2)
             # m = b1 * m + (1 - b1) * g; v = b2 * v + (1 - b2) * g**2
             m = a[i] * s[1] + s[2] * g
             v = b[i] * s[3] + s[4] * (g * g)
